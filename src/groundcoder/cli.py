@@ -1,0 +1,126 @@
+"""The ``groundcoder`` command line: one subcommand per step of the workflow.
+
+corpus -> ingest -> screen -> train -> code -> saturation -> factor-model / reliability.
+Commands stay thin: they parse options and call the library.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .errors import GroundcoderError, NotBuiltError
+
+app = typer.Typer(
+    name="groundcoder",
+    help="Grounded-theory coding of Chinese firm documents: screening, BERT coding, saturation, factor models.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+qdpx_app = typer.Typer(help="REFI-QDA (.qdpx/.qdc) import and export.", no_args_is_help=True)
+codebook_app = typer.Typer(help="Validate and export codebooks.", no_args_is_help=True)
+app.add_typer(qdpx_app, name="qdpx")
+app.add_typer(codebook_app, name="codebook")
+
+
+def _not_built(step: str, issue: int) -> None:
+    raise NotBuiltError(
+        f"`groundcoder {step}` is not built yet in this version (tracked in issue #{issue}); nothing was done."
+    )
+
+
+@app.command()
+def screen(config: Path = typer.Option(Path("configs/screening.yaml"), help="Screening config (YAML).")) -> None:
+    """Rule-based screening: keyword frequencies, digital-transformation index, patent self-citation, funnel."""
+    _not_built("screen", 4)
+
+
+@app.command()
+def train(config: Path = typer.Option(Path("configs/train.yaml"), help="Training config (YAML).")) -> None:
+    """Train the concept classifier (compact BERT or any BERT checkpoint) and the TF-IDF baseline."""
+    _not_built("train", 5)
+
+
+@app.command()
+def pretrain(config: Path = typer.Option(Path("configs/pretrain.yaml"), help="Pretraining config (YAML).")) -> None:
+    """Masked-language-model pretraining on your own unlabelled reports."""
+    _not_built("pretrain", 5)
+
+
+@app.command()
+def code(config: Path = typer.Option(Path("configs/code.yaml"), help="Auto-coding config (YAML).")) -> None:
+    """Auto-code new documents with a trained model."""
+    _not_built("code", 6)
+
+
+@app.command()
+def queue() -> None:
+    """Rank uncoded segments for the researcher to code next (active learning)."""
+    _not_built("queue", 6)
+
+
+@qdpx_app.command("export")
+def qdpx_export() -> None:
+    """Export the project (codebook, sources, codings) as a REFI-QDA .qdpx."""
+    _not_built("qdpx export", 6)
+
+
+@qdpx_app.command("import")
+def qdpx_import() -> None:
+    """Import a .qdpx or .qdc from NVivo, ATLAS.ti, MAXQDA or QualCoder."""
+    _not_built("qdpx import", 6)
+
+
+@app.command()
+def saturation() -> None:
+    """Saturation test on held-out firms: new codes, accumulation curves, Guest 2020, Chao2."""
+    _not_built("saturation", 7)
+
+
+@app.command("factor-model")
+def factor_model() -> None:
+    """Open/axial/selective coding tables, factor-model graph and case analysis."""
+    _not_built("factor-model", 8)
+
+
+@app.command()
+def reliability() -> None:
+    """Inter-coder reliability: agreement, Cohen's kappa, Krippendorff's alpha."""
+    _not_built("reliability", 8)
+
+
+@app.command()
+def demo(out: Path = typer.Option(Path("demo-output"), help="Folder for the demo's outputs.")) -> None:
+    """Run the main job on the shipped demo corpus, offline."""
+    _not_built("demo", 8)
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    """Entry point: user errors are printed as one clear message (exit 2), bugs keep their traceback."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except GroundcoderError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        typer.secho("interrupted: outputs written so far are complete; nothing half-written was kept.", err=True)
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(1)
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()
