@@ -75,6 +75,46 @@ def qdpx_import() -> None:
     _not_built("qdpx import", 6)
 
 
+@codebook_app.command("validate")
+def codebook_validate(
+    path: Path = typer.Argument(..., help="Codebook to check: .yaml or REFI-QDA .qdc."),
+) -> None:
+    """Check a codebook and list every problem with its line."""
+    from .codebook import Codebook
+
+    codebook = Codebook.load(path)
+    typer.echo(f"ok: {path}: {codebook.summary()}")
+
+
+@codebook_app.command("export")
+def codebook_export(
+    path: Path = typer.Argument(..., help="Codebook to export: .yaml or .qdc."),
+    to: Path = typer.Option(..., "--to", help="Output file: .qdc (REFI-QDA), .xlsx (tables 3 and 4) or .yaml."),
+) -> None:
+    """Export a codebook as REFI-QDA .qdc, Excel or YAML (by the suffix of --to)."""
+    from .codebook import Codebook, export_codebook
+
+    written = export_codebook(Codebook.load(path), to)
+    typer.echo(f"wrote {written}")
+
+
+@codebook_app.command("import")
+def codebook_import(
+    path: Path = typer.Argument(..., help="REFI-QDA .qdc codebook (from groundcoder, NVivo, ATLAS.ti, MAXQDA, QualCoder)."),
+    to: Path = typer.Option(..., "--to", help="Output YAML codebook."),
+) -> None:
+    """Turn a REFI-QDA .qdc codebook into a groundcoder YAML codebook."""
+    from .codebook import Codebook, export_codebook
+
+    codebook = Codebook.load(path)
+    if to.suffix.lower() not in {".yaml", ".yml"}:
+        from .errors import InputError
+
+        raise InputError(to, "the imported codebook is written as YAML", hint="name the output *.yaml")
+    written = export_codebook(codebook, to)
+    typer.echo(f"wrote {written}: {codebook.summary()}")
+
+
 @app.command()
 def saturation() -> None:
     """Saturation test on held-out firms: new codes, accumulation curves, Guest 2020, Chao2."""

@@ -9,10 +9,15 @@ from ..paths import demo_corpus_dir
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in {"check", "build"}:
-        print("usage: python -m groundcoder.demo_corpus check FILE... | build", file=sys.stderr)
+    if not argv or argv[0] not in {"check", "build", "panel"}:
+        print("usage: python -m groundcoder.demo_corpus check FILE... | build | panel", file=sys.stderr)
         return 2
     authoring = demo_corpus_dir() / "authoring"
+    if argv[0] == "panel":
+        from .panel import generate_panel
+
+        print(generate_panel(demo_corpus_dir() / "panel", demo_corpus_dir() / "firms.csv"))
+        return 0
     if argv[0] == "build":
         from .build import build_corpus
 

@@ -1,0 +1,59 @@
+"""Estimators against the worked values of the project's saturation notes (Chao 1987; Chao & Jost 2012)."""
+
+import math
+
+import pytest
+
+from groundcoder.saturation.estimators import (
+    Abundance, Incidence, additional_units_for_fraction, chao1, chao1_interval, chao1_variance, chao2,
+    jackknife1, sample_coverage,
+)
+
+AB = Abundance(n=50, s_obs=10, f1=3, f2=2)
+INC = Incidence(m=10, s_obs=10, q1=3, q2=2, u=40)
+
+
+def test_chao1_forms():
+    assert chao1(AB) == pytest.approx(12.25)
+    assert chao1(AB, small_sample=True) == pytest.approx(12.205)
+    assert chao1(AB, bias_corrected=True) == pytest.approx(11.0)
+
+
+def test_chao1_variance_and_interval():
+    assert chao1_variance(AB) == pytest.approx(11.53125)
+    ci = chao1_interval(AB)
+    assert ci.low == pytest.approx(10.266, abs=1e-3)
+    assert ci.high == pytest.approx(29.041, abs=5e-3)  # the worked value rounds intermediate terms
+
+
+def test_additional_sampling():
+    assert additional_units_for_fraction(AB, 0.95) == pytest.approx(48.79, abs=1e-2)
+
+
+def test_incidence_estimators():
+    assert chao2(INC) == pytest.approx(12.025)
+    assert chao2(INC, bias_corrected=True) == pytest.approx(10.9)
+    assert jackknife1(INC) == pytest.approx(12.7)
+    assert sample_coverage(INC) == pytest.approx(0.93468, abs=1e-5)
+
+
+def test_q2_zero_uses_the_singleton_form():
+    inc = Incidence(m=5, s_obs=8, q1=3, q2=0, u=20)
+    assert chao2(inc) == pytest.approx(8 + (4 / 5) * 3 * 2 / 2)
+    assert math.isfinite(sample_coverage(inc))
+
+
+def test_no_new_codes_means_no_unseen_codes():
+    # every code seen in every firm: no singletons, nothing unseen, full coverage
+    inc = Incidence.from_units([{"a", "b", "c"}] * 5)
+    assert (inc.q1, inc.q2, inc.u) == (0, 0, 15)
+    assert chao2(inc) == 3 and chao2(inc, bias_corrected=True) == 3
+    assert jackknife1(inc) == 3
+    assert sample_coverage(inc) == 1.0
+
+
+def test_summaries_count_units_and_quotes():
+    inc = Incidence.from_units([{"a", "b"}, {"a", "a", "c"}, {"a"}])
+    assert (inc.m, inc.s_obs, inc.q1, inc.q2, inc.u) == (3, 3, 2, 0, 5)
+    ab = Abundance.from_counts({"a": 5, "b": 1, "c": 2, "d": 0})
+    assert (ab.n, ab.s_obs, ab.f1, ab.f2) == (8, 3, 1, 1)
