@@ -51,8 +51,8 @@ def test_row_missing_code_names_file_and_excel_row(tmp_path: Path) -> None:
     path = _write(tmp_path / "firms.csv", 'code,name\nF1,"甲\n公司"\n\nF2,乙\n,丙公司\n')
     with pytest.raises(InputError, match="no firm code") as info:
         read_firm_table(path)
-    assert info.value.path == path and info.value.row == 6
-    assert "row 6" in str(info.value) and str(path) in str(info.value)
+    assert info.value.path == path and info.value.row == 5
+    assert "row 5" in str(info.value) and str(path) in str(info.value)
 
 
 def test_duplicate_code_names_both_rows(tmp_path: Path) -> None:

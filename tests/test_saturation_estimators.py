@@ -2,6 +2,8 @@
 
 import math
 
+import numpy as np
+
 import pytest
 
 from groundcoder.saturation.estimators import (
@@ -57,3 +59,37 @@ def test_summaries_count_units_and_quotes():
     assert (inc.m, inc.s_obs, inc.q1, inc.q2, inc.u) == (3, 3, 2, 0, 5)
     ab = Abundance.from_counts({"a": 5, "b": 1, "c": 2, "d": 0})
     assert (ab.n, ab.s_obs, ab.f1, ab.f2) == (8, 3, 1, 1)
+
+
+from groundcoder.saturation.accumulation import (  # noqa: E402
+    accumulate, accumulation_curve, default_guest_parameters, guest_saturation,
+)
+
+
+def test_guest_worked_example_one_new_code_in_37():
+    base = [set(f"c{i}" for i in range(0, 20)), set(f"c{i}" for i in range(15, 37))]  # 37 base codes
+    units = base + [{"c1", "c2"}, {"new"}]
+    result = guest_saturation(units, base_size=2, run_length=2, threshold=0.05)
+    assert result.base_codes == 37
+    assert result.ratios == pytest.approx((1 / 37,))   # 2.7%
+    assert result.saturation_at == 4
+    assert result.label.startswith("2+2 at <=5%")
+
+
+def test_guest_not_reached_when_every_unit_brings_much_new():
+    units = [{"a"}, {"b"}, {"c"}, {"d"}, {"e"}]
+    result = guest_saturation(units, base_size=2, run_length=1, threshold=0.0)
+    assert result.saturation_at is None and "not reached" in result.label
+    with pytest.raises(ValueError):
+        guest_saturation(units, base_size=5, run_length=1)
+
+
+def test_accumulation_and_curve():
+    steps = accumulate([("F1", {"a", "b"}), ("F2", {"b", "c"}), ("F3", {"a"})])
+    assert [s.new_codes for s in steps] == [("a", "b"), ("c",), ()]
+    assert [s.cumulative for s in steps] == [2, 3, 3]
+    known = accumulate([("F1", {"a", "x"})], known={"a", "b"})
+    assert known[0].new_codes == ("x",) and known[0].cumulative == 1
+    curve = accumulation_curve({"F1": {"a", "b"}, "F2": {"b", "c"}, "F3": {"a"}}, orders=50)
+    assert curve.mean[-1] == 3 and curve.low[0] >= 1 and (np.diff(curve.mean) >= 0).all()
+    assert default_guest_parameters(5) == (3, 2) and default_guest_parameters(12) == (4, 2)

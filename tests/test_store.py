@@ -15,6 +15,7 @@ import openpyxl
 import pytest
 
 from groundcoder import store as store_module
+from groundcoder.cleaning import PageSpan
 from groundcoder.errors import InputError
 from groundcoder.store import (
     APPLICATION_ID,
@@ -23,7 +24,6 @@ from groundcoder.store import (
     DocumentRecord,
     Firm,
     Migration,
-    PageRange,
     ProjectStore,
     SegmentRecord,
     schema_version,
@@ -57,7 +57,7 @@ def _doc(doc_id: str = "F001_2021", firm: str = "F001", text: str = TEXT, sha: s
         source_format="txt",
         encoding="gb18030",
         sha256=sha,
-        pages=(PageRange(1, 0, 10), PageRange(2, 10, len(text))),
+        pages=(PageSpan(1, 0, 10), PageSpan(2, 10, len(text))),
     )
 
 
@@ -207,7 +207,7 @@ def test_document_round_trip_with_code_point_offsets(store: ProjectStore) -> Non
         codings=[Coding("F001_2021", start, end, "研发投入", "coder1", text="新增专利12项", memo="数量")],
     )
     assert stored.text is None and stored.char_count == len(TEXT) and stored.ingested_at
-    assert stored.pages == (PageRange(1, 0, 10), PageRange(2, 10, len(TEXT)))
+    assert stored.pages == (PageSpan(1, 0, 10), PageSpan(2, 10, len(TEXT)))
     assert stored.encoding == "gb18030" and stored.year == 2021
     assert store.document_text("F001_2021") == TEXT
     assert store.document("F001_2021").text == TEXT

@@ -57,7 +57,7 @@ def page_of(pages: Sequence[PageSpan], offset: int) -> int | None:
         return None
     # Spans tile the text; empty pages have zero width and share their start with the next page,
     # so the rightmost span starting at or before ``offset`` is the one that holds it.
-    index = bisect_right([span.start for span in pages], offset) - 1
+    index = bisect_right(pages, offset, key=lambda span: span.start) - 1
     if index < 0:
         return None
     span = pages[index]

@@ -34,6 +34,40 @@ def _not_built(step: str, issue: int) -> None:
 
 
 @app.command()
+def ingest(
+    folder: Path = typer.Argument(..., help="Folder of documents (PDF, Word, HTML, text); subfolders included."),
+    firms: Path = typer.Option(..., "--firms", help="Firm table (.csv or .xlsx): code, name, industry, founded, ..."),
+    store: Path = typer.Option(Path("project.sqlite"), "--store", help="Project store; created if missing."),
+    manifest: Optional[Path] = typer.Option(None, "--manifest", help="Table of file, code, year, kind: matches files to firms."),
+    pattern: Optional[str] = typer.Option(
+        None, "--pattern", help='File-name pattern, e.g. "{code}_{year}"; default: the name starts with the firm code.'
+    ),
+    kind: str = typer.Option("annual_report", "--kind", help="Document kind where the manifest does not give one."),
+) -> None:
+    """Load a folder of documents into the project store; files already stored are skipped."""
+    from rich.console import Console
+
+    from .ingest import ingest_folder, print_summary
+
+    summary = ingest_folder(folder, firms, store, manifest, pattern, kind, console=Console(stderr=True))
+    print_summary(summary, Console())
+
+
+@app.command("export")
+def export_table(
+    table: str = typer.Argument(..., help="firms, documents, segments, codings, codebook_versions, model_runs or model_run_history."),
+    store: Path = typer.Option(Path("project.sqlite"), "--store", help="Project store."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output path without suffix; default: TABLE beside the store."),
+) -> None:
+    """Write one table of the project store as CSV (UTF-8 with BOM) and XLSX."""
+    from .store import ProjectStore
+
+    with ProjectStore.open(store, create=False) as project:
+        csv_path, xlsx_path = project.export_table(table, out or store.parent / table)
+    typer.echo(f"wrote {csv_path}" + (f" and {xlsx_path}" if xlsx_path else " (too many rows for Excel: CSV only)"))
+
+
+@app.command()
 def screen(config: Path = typer.Option(Path("configs/screening.yaml"), help="Screening config (YAML).")) -> None:
     """Rule-based screening: keyword frequencies, digital-transformation index, patent self-citation, funnel."""
     _not_built("screen", 4)

@@ -4,9 +4,9 @@ The firm table has one row per firm: ``code`` (required), ``name``, ``industry``
 any other columns, which are kept as the firm's attributes. Headers are matched tolerantly (NFKC,
 case, spaces; English and Chinese aliases such as firm_id, 证券代码, 公司代码, 成立日期).
 
-Errors name the file and the row as Excel shows it (the header is row 1). CSV files are read as
-UTF-8 (with or without BOM), UTF-16 (Excel's "Unicode text"), or else GB18030, which is what Excel
-on Chinese Windows writes; the encoding used is recorded.
+Errors name the file and the row as Excel shows it (the header is row 1). CSV files are decoded
+like any text file (``groundcoder.documents.decode_text``): by byte-order mark, else
+UTF-8, else GB18030, which is what Excel on Chinese Windows writes; the encoding used is recorded.
 """
 
 from __future__ import annotations
@@ -99,26 +99,10 @@ def read_sheet(path: str | Path) -> Sheet:
     return Sheet(path, encoding, header, header_row, rows)
 
 
-def decode_table_bytes(path: Path, raw: bytes) -> tuple[str, str]:
-    """Decode a CSV's bytes: UTF-16 by BOM, else UTF-8 (BOM or not), else GB18030; returns (text, encoding)."""
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return raw.decode("utf-16"), "utf-16"
-    try:
-        if raw.startswith(b"\xef\xbb\xbf"):
-            return raw.decode("utf-8-sig"), "utf-8-sig"
-        return raw.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        return raw.decode("gb18030"), "gb18030"
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            path, f"is neither UTF-8 nor GBK/GB18030 text (bad byte at offset {exc.start})", hint="in Excel, save it as 'CSV UTF-8'"
-        ) from exc
-
-
 def _csv_records(path: Path) -> tuple[list[tuple[int, list[str]]], str]:
-    text, encoding = decode_table_bytes(path, path.read_bytes())
+    from .documents import decode_text
+
+    text, encoding = decode_text(path.read_bytes(), path)
     first_line = text.split("\n", 1)[0]
     delimiter = max(",\t;", key=first_line.count) if any(d in first_line for d in ",\t;") else ","
     try:

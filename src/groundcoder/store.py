@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from . import __version__
+from .cleaning import PageSpan  # the page map's unit, shared with the document readers
 from .errors import InputError
 
 # "GCDR": marks a SQLite file as a groundcoder store (readable with `PRAGMA application_id`).
@@ -181,15 +182,6 @@ class Firm:
 
 
 @dataclass(frozen=True)
-class PageRange:
-    """Characters ``[start, end)`` of the document text came from page ``page_no`` (1-based)."""
-
-    page_no: int
-    start: int
-    end: int
-
-
-@dataclass(frozen=True)
 class DocumentRecord:
     """One document. ``text`` is None in listings (``documents()``), which leave the text in the store."""
 
@@ -203,7 +195,7 @@ class DocumentRecord:
     source_format: str = ""
     encoding: str = ""
     sha256: str = ""  # of the source file's bytes; defaults to the hash of the text
-    pages: tuple[PageRange, ...] = ()
+    pages: tuple[PageSpan, ...] = ()
     char_count: int | None = None
     ingested_at: str | None = None
 
@@ -307,11 +299,16 @@ class ProjectStore:
     # ---- opening and schema ------------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: str | Path) -> ProjectStore:
-        """Open the store at ``path``, creating it (and its folder) if missing, migrating if older."""
+    def open(cls, path: str | Path, create: bool = True) -> ProjectStore:
+        """Open the store at ``path``, creating it (and its folder) if missing, migrating if older.
+
+        With ``create=False`` a missing store is an error (for commands that only read).
+        """
         path = Path(path)
         if path.is_dir():
             raise InputError(path, "is a folder; the project store is one file", hint="name a file such as project.sqlite")
+        if not create and not path.exists():
+            raise InputError(path, "no project store here", hint="run `groundcoder ingest` first, or give --store")
         path.parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a transaction is exactly what we say.
         conn = sqlite3.connect(path, isolation_level=None, timeout=30.0)
@@ -795,7 +792,7 @@ def _document(r: sqlite3.Row, text: str | None) -> DocumentRecord:
         source_format=r["source_format"],
         encoding=r["encoding"],
         sha256=r["sha256"],
-        pages=tuple(PageRange(*p) for p in json.loads(r["page_map"])),
+        pages=tuple(PageSpan(*p) for p in json.loads(r["page_map"])),
         char_count=r["char_count"],
         ingested_at=r["ingested_at"],
     )

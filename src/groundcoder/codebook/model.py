@@ -53,7 +53,8 @@ class CodebookError(InputError):
             path,
             summary,
             line=self.problems[0].line if count == 1 else None,
-            hint=("fix them all" if count > 1 else "fix it") + ", then check again with `groundcoder codebook validate FILE`",
+            hint=("fix them all" if count > 1 else "fix it")
+            + f", then check again with `groundcoder codebook validate {path if path is not None else 'FILE'}`",
         )
 
     def problem_lines(self) -> list[str]:
@@ -418,6 +419,10 @@ def _at(line: int | None) -> str:
     return f" (line {line})" if line is not None else ""
 
 
+def _first_at(line: int | None) -> str:
+    return f" (first at line {line})" if line is not None else ""
+
+
 def find_problems(codebook: Codebook) -> list[CodebookProblem]:
     """Every structural problem of a codebook (names, parents, empty categories, roles, stages)."""
     problems: list[CodebookProblem] = []
@@ -451,11 +456,11 @@ def find_problems(codebook: Codebook) -> list[CodebookProblem]:
                     )
                 else:
                     problem(
-                        f"concept {item.name} is listed twice under {item.initial_category} (first{_at(other.line)})",
+                        f"concept {item.name} is listed twice under {item.initial_category}{_first_at(other.line)}",
                         item.line,
                     )
             elif kind == other_kind:
-                problem(f"{kind} {item.name} is named twice (first{_at(other.line)}); names must be unique", item.line)
+                problem(f"{kind} {item.name} is named twice{_first_at(other.line)}; names must be unique", item.line)
             else:
                 problem(
                     f"{kind} {item.name} has the same name as the {other_kind}{_at(other.line)}; "
@@ -527,7 +532,7 @@ def find_problems(codebook: Codebook) -> list[CodebookProblem]:
         if not stage.name.strip():
             problem("a stage has an empty name", stage.line)
         elif stage.name in stage_seen:
-            problem(f"stage {stage.name} is named twice (first{_at(stage_seen[stage.name].line)})", stage.line)
+            problem(f"stage {stage.name} is named twice{_first_at(stage_seen[stage.name].line)}", stage.line)
         else:
             stage_seen[stage.name] = stage
         check_members(stage, STAGE)

@@ -15,7 +15,8 @@ How a groundcoder codebook maps onto the REFI-QDA codebook schema:
 
 Import reads both groundcoder's own files (exact round trip) and codebooks written by other tools
 (NVivo, ATLAS.ti, MAXQDA, QualCoder): top-level codes become main categories, their children initial
-categories and the leaves below those concepts; sets without the ``[groundcoder]`` line are ignored,
+categories and the leaves below those concepts (levels come from depth, not ``isCodable``, which
+tools set differently); sets without the ``[groundcoder]`` line are ignored,
 so such a codebook has no roles or stages. A tree that is shallower or deeper than three levels is
 refused with a message saying where. A ``.qde`` project file (root ``Project``) is read too: its
 ``CodeBook`` and project-level ``Sets``. XML is parsed with defusedxml: no entity expansion, no DTD
@@ -39,6 +40,7 @@ import defusedxml
 import defusedxml.sax
 
 from ..atomic import write_bytes
+from ..errors import InputError
 from .model import (
     Codebook,
     CodebookError,
@@ -222,9 +224,9 @@ def read_qdc(path: str | Path) -> Codebook:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise CodebookError(path, [CodebookProblem("file not found")]) from None
+        raise InputError(path, "codebook file not found", hint="check the path") from None
     except OSError as exc:
-        raise CodebookError(path, [CodebookProblem(f"cannot read the file: {exc.strerror or exc}")]) from None
+        raise InputError(path, f"cannot read the codebook: {exc.strerror or exc}") from None
     return parse_qdc_bytes(data, path)
 
 

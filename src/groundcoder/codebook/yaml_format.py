@@ -42,6 +42,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ..atomic import write_text
+from ..errors import InputError
 from .model import (
     Codebook,
     CodebookError,
@@ -70,9 +71,9 @@ def read_yaml(path: str | Path) -> Codebook:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise CodebookError(path, [CodebookProblem("file not found")]) from None
+        raise InputError(path, "codebook file not found", hint="check the path") from None
     except OSError as exc:
-        raise CodebookError(path, [CodebookProblem(f"cannot read the file: {exc.strerror or exc}")]) from None
+        raise InputError(path, f"cannot read the codebook: {exc.strerror or exc}") from None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

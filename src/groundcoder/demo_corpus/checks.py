@@ -33,22 +33,9 @@ class CheckReport:
 
 
 def codebook_concepts() -> set[str]:
-    try:
-        from ..codebook import Codebook
+    from ..codebook import Codebook
 
-        return {c.name for c in Codebook.default().concepts}
-    except Exception:  # TEMPORARY while the codebook module is written: read the seed table
-        import re
-
-        from ..paths import project_home
-
-        table = (project_home().parent / "shared" / "seed" / "codebook.md").read_text(encoding="utf-8")
-        names = set()
-        for line in table.splitlines():
-            cells = [c.strip() for c in line.split("|")]
-            if len(cells) == 7 and re.match(r"^\d+$", cells[4]):
-                names.update(x.strip() for x in cells[5].split("、"))
-        return names
+    return set(Codebook.default().concept_names)
 
 
 def check_firms(firms: Iterable[AuthoredFirm], concepts: set[str], all_quote_texts: list[tuple[str, str]] | None = None) -> CheckReport:
