@@ -154,3 +154,11 @@ def test_parse_date_formats(text: str, expected: date | None) -> None:
 def test_parse_date_refuses(text: str) -> None:
     with pytest.raises(ValueError):
         parse_date(text)
+
+
+def test_short_name_is_the_name_when_no_full_name_column(tmp_path: Path) -> None:
+    only_short = read_firm_table(_write(tmp_path / "a.csv", "Stkcd,证券简称\n000002,万科Ａ\n"))
+    assert only_short.firms[0].name == "万科Ａ"  # kept as written: full-width Ａ is part of the name
+    assert only_short.firms[0].attributes == {"证券简称": "万科Ａ"}
+    both = read_firm_table(_write(tmp_path / "b.csv", "code,name,short_name\nD0001,杭州启衡精密传动股份有限公司,启衡精密\n"))
+    assert both.firms[0].name == "杭州启衡精密传动股份有限公司" and both.firms[0].attributes == {"short_name": "启衡精密"}

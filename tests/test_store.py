@@ -398,7 +398,9 @@ def test_export_every_table_as_csv_and_xlsx(store: ProjectStore, tmp_path: Path)
         [doc] = list(csv.DictReader(fh))
     assert "text" not in doc and doc["char_count"] == str(len(TEXT)) and doc["pages"] == "2"
     sheet = openpyxl.load_workbook(tmp_path / "out" / "firms.xlsx").active
-    assert [c.value for c in sheet[2]][:2] == ["F001", "杭州启衡精密传动股份有限公司"]
+    header = [c.value for c in sheet[1]]
+    assert header == ["code", "name", "industry", "founded", "province"]  # attributes become columns
+    assert [c.value for c in sheet[2]] == ["F001", "杭州启衡精密传动股份有限公司", "manufacturing", "2006-04-12", "浙江"]
 
 
 def test_export_unknown_table_lists_the_tables(store: ProjectStore, tmp_path: Path) -> None:

@@ -134,50 +134,67 @@ def _edge_indices(count: int) -> list[int]:
 
 # --- running headers and footers ---------------------------------------------------------------
 
-_DIGITS = re.compile(r"\d+")
 _ANY_SPACE = re.compile(r"\s+")
+# A header may carry the page number: "XX公司 2020 年年度报告 第 12 页", "XX年报 12 / 230".
+_PAGE_NUMBER_IN_LINE = (
+    r"(?:第\s*\d{1,4}\s*页(?:\s*[,，、/／]?\s*共\s*\d{1,4}\s*页)?|\d{1,4}\s*[/／]\s*\d{1,4}"
+    rf"|[{_DASHES}]\s*\d{{1,4}}\s*[{_DASHES}])"
+)
+# Set apart by white space, so that body text like "第3页所述" is never taken for one.
+_LEADING_PAGE_NUMBER = re.compile(rf"^{_PAGE_NUMBER_IN_LINE}\s+")
+_TRAILING_PAGE_NUMBER = re.compile(rf"\s+{_PAGE_NUMBER_IN_LINE}$")
 
 
 def _running_key(line: str) -> str:
-    return _DIGITS.sub("#", _ANY_SPACE.sub("", line))
+    """What must repeat for a line to be running: the line without spaces and without a page number."""
+    bare = _TRAILING_PAGE_NUMBER.sub("", _LEADING_PAGE_NUMBER.sub("", line))
+    return _ANY_SPACE.sub("", bare) + ("#" if bare != line else "")
 
 
 def _running_lines(pages: list[list[str]], skip: set[tuple[int, int]]) -> tuple[set[tuple[int, int]], list[str]]:
     """(page index, line index) of running headers/footers, and one example of each, most frequent first.
 
-    A line is running when its key (spaces dropped, digit runs as '#') stands at the same place at
+    A line is running when its key (spaces and any page number dropped) stands at the same place at
     a page edge (say, second from the top) on at least a quarter of the pages, or on nearly every
-    page of a long run of pages (the header of one section, a footer under the financial statements).
+    page of a long run of pages (the header of one section, a footer under the financial
+    statements).  Only lines at the very edge are dropped: a page's first lines down to the first
+    line that is not running (page numbers aside), and its last lines likewise.
     """
-    # key -> place at the edge ("top"/"bottom", rank from that edge) -> [(page index, line index)]
-    where: dict[str, dict[tuple[str, int], list[tuple[int, int]]]] = defaultdict(lambda: defaultdict(list))
+    n_pages = len(pages)
+    if n_pages < 2:
+        return set(), []
+    # key -> place at the edge ("top"/"bottom", rank from that edge) -> pages it stands there on
+    where: dict[str, dict[tuple[str, int], set[int]]] = defaultdict(lambda: defaultdict(set))
+    keys = [[_running_key(line) for line in lines] for lines in pages]
     example: dict[str, str] = {}
     for page_index, lines in enumerate(pages):
         kept = [i for i in range(len(lines)) if (page_index, i) not in skip]
         places = [("top", rank, i) for rank, i in enumerate(kept[:_EDGE_LINES])]
         places += [("bottom", rank, i) for rank, i in enumerate(reversed(kept[-_EDGE_LINES:]))]
         for side, rank, line_index in places:
-            key = _running_key(lines[line_index])
+            key = keys[page_index][line_index]
             if key:
-                where[key][(side, rank)].append((page_index, line_index))
+                where[key][(side, rank)].add(page_index)
                 example.setdefault(key, lines[line_index])
-    n_pages = len(pages)
-    if n_pages < 2:
-        return set(), []
     everywhere = n_pages if n_pages <= 3 else max(3, math.ceil(0.25 * n_pages))
-    marks: set[tuple[int, int]] = set()
-    running: list[tuple[int, str]] = []
+    running: dict[str, int] = {}
     for key, by_place in where.items():
-        for places in by_place.values():
-            page_set = {p for p, _ in places}
+        for page_set in by_place.values():
             count = len(page_set)
             spread = max(page_set) - min(page_set) + 1
             if count >= everywhere or (count >= _SECTION_RUN and count >= 0.7 * spread):
-                marks.update(places)
-                running.append((count, example[key]))
-    running.sort(key=lambda item: -item[0])
-    seen: set[str] = set()
-    return marks, [line for _, line in running if not (line in seen or seen.add(line))]
+                running[key] = max(count, running.get(key, 0))
+
+    marks: set[tuple[int, int]] = set()
+    for page_index, lines in enumerate(pages):
+        kept = [i for i in range(len(lines)) if (page_index, i) not in skip]
+        for edge in (kept[:_EDGE_LINES], list(reversed(kept))[:_EDGE_LINES]):
+            for line_index in edge:
+                if keys[page_index][line_index] not in running:
+                    break
+                marks.add((page_index, line_index))
+    ordered = sorted(running, key=lambda key: -running[key])
+    return marks, [example[key] for key in ordered]
 
 
 # Pages in a row that must share a line at the same edge place for it to be a section's running line.

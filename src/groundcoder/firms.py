@@ -31,6 +31,8 @@ CODE_ALIASES = (
     "symbol", "证券代码", "公司代码", "股票代码", "企业代码", "代码",
 )  # fmt: skip
 NAME_ALIASES = ("name", "firm_name", "company_name", "company", "firm", "公司名称", "企业名称", "公司全称", "名称")
+# Used as the name when the table has no full-name column (CSMAR/Wind exports often give only 证券简称).
+SHORT_NAME_ALIASES = ("short_name", "证券简称", "股票简称", "公司简称", "简称")
 INDUSTRY_ALIASES = ("industry", "industry_name", "sector", "行业", "所属行业", "行业名称", "行业分类")
 FOUNDED_ALIASES = (
     "founded", "founding_date", "founded_date", "founded_on", "founding", "founding_year", "established",
@@ -242,8 +244,8 @@ class FirmTable:
 def read_firm_table(path: str | Path) -> FirmTable:
     """Read firms.csv / firms.xlsx; a row without code, a repeated code or a bad date is an InputError."""
     sheet = read_sheet(path)
-    columns = match_columns(sheet, FIRM_COLUMNS, required=("code",))
-    known = set(columns.values())
+    columns = match_columns(sheet, {**FIRM_COLUMNS, "short_name": SHORT_NAME_ALIASES}, required=("code",))
+    known = {index for name, index in columns.items() if name in FIRM_COLUMNS}  # the short name stays an attribute
     extra = [(i, h) for i, h in enumerate(sheet.header) if i not in known and h]
     firms: list[Firm] = []
     first_row: dict[str, int] = {}
@@ -279,7 +281,7 @@ def read_firm_table(path: str | Path) -> FirmTable:
         firms.append(
             Firm(
                 code=code,
-                name=cell(row, columns.get("name")),
+                name=cell(row, columns.get("name")) or cell(row, columns.get("short_name")),
                 industry=cell(row, columns.get("industry")),
                 founded=founded,
                 attributes=attributes,

@@ -83,6 +83,7 @@ class IngestedFile:
     paragraphs: int
     sentences: int
     encoding: str
+    notes: list[str] = field(default_factory=list)  # the reader's remarks, e.g. pages without text
 
 
 @dataclass(frozen=True)
@@ -387,7 +388,7 @@ def ingest_folder(
     with ProjectStore.open(store_path) as store:
         store.add_firms(table.firms)
         try:
-            with _progress(console, len(sources)) as advance:
+            with _ProgressBar(console, len(sources)) as advance:
                 for source in sources:
                     advance(source.name)
                     _ingest_one(store, source, summary)
@@ -456,6 +457,7 @@ def _ingest_one(store: ProjectStore, source: SourceFile, summary: IngestSummary)
             paragraphs=len(paragraphs),
             sentences=len(sentences),
             encoding=record.encoding,
+            notes=list(document.notes),
         )
     )
     return None
@@ -465,7 +467,7 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-class _progress:
+class _ProgressBar:
     """A rich progress bar on ``console`` (or nothing); yields ``advance(file_name)``."""
 
     def __init__(self, console: Console | None, total: int) -> None:
@@ -507,6 +509,10 @@ class _progress:
 # Report
 
 
+def _files(n: int) -> str:
+    return f"{n} file" if n == 1 else f"{n} files"
+
+
 def print_summary(summary: IngestSummary, console: Console, summary_path: Path | None = None) -> None:
     """Counts, then every failure with its reason, then where the JSON summary is."""
     from rich.table import Table
@@ -515,8 +521,8 @@ def print_summary(summary: IngestSummary, console: Console, summary_path: Path |
     console.print(
         f"[bold]ingested {counts['ingested']}[/bold], skipped as duplicate {counts['skipped_duplicate']}, "
         f"[{'red' if counts['failed'] else 'default'}]failed {counts['failed']}[/]"
-        + (f", {counts['unsupported']} files of types groundcoder does not read" if counts["unsupported"] else "")
-        + (f", {counts['not_in_manifest']} files not in the manifest" if counts["not_in_manifest"] else "")
+        + (f", {_files(counts['unsupported'])} of types groundcoder does not read" if counts["unsupported"] else "")
+        + (f", {_files(counts['not_in_manifest'])} not in the manifest" if counts["not_in_manifest"] else "")
     )
     for warning in summary.warnings:
         console.print(f"[yellow]warning:[/yellow] {warning}")

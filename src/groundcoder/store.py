@@ -29,7 +29,8 @@ sha256 UNIQUE, char_count, text, page_map, ingested_at)``
     span, concept, coder and run is stored once (unique index), so re-imports do not double-count.
 
 Every span is ``[start_char, end_char)`` in Unicode code points of the document text, so
-``text[start:end]`` in Python is the span (SQLite's ``substr`` counts the same characters).
+``text[start:end]`` in Python is the span. Span texts are sliced in Python, one document text at a
+time: SQLite's ``substr`` would rescan a long report from its start for every span.
 
 Every write runs in one transaction: a document goes in with its segments and codings or not at all,
 even on a crash or Ctrl-C. The file is in WAL mode with foreign keys on. Opening runs the pending
@@ -263,18 +264,16 @@ class _Span(Protocol):
 
 # --------------------------------------------------------------------------------------------------
 # Export: table name -> SQL giving the rows a researcher wants to see (text bodies left out of
-# documents, quotes added to codings).
+# documents); rows with spans are ordered by document, and their text is added in Python.
 
 _EXPORTS: dict[str, str] = {
     "firms": "SELECT code, name, industry, founded, attributes FROM firms ORDER BY code",
     "documents": """SELECT doc_id, firm_code, kind, year, title, source_path, source_format, encoding,
                     sha256, char_count, json_array_length(page_map) AS pages, ingested_at
                     FROM documents ORDER BY firm_code, year, doc_id""",
-    "segments": """SELECT s.id AS segment_id, s.doc_id, d.firm_code, s.kind, s.start_char, s.end_char,
-                   substr(d.text, s.start_char + 1, s.end_char - s.start_char) AS text
+    "segments": """SELECT s.id AS segment_id, s.doc_id, d.firm_code, s.kind, s.start_char, s.end_char
                    FROM segments s JOIN documents d USING (doc_id) ORDER BY s.doc_id, s.kind, s.start_char""",
-    "codings": """SELECT c.id AS coding_id, c.doc_id, d.firm_code, d.year, c.start_char, c.end_char,
-                  c.concept, substr(d.text, c.start_char + 1, c.end_char - c.start_char) AS quote,
+    "codings": """SELECT c.id AS coding_id, c.doc_id, d.firm_code, d.year, c.start_char, c.end_char, c.concept,
                   c.coder_id, c.coder_kind, c.model_run_id, c.confidence, c.memo, c.created_at
                   FROM codings c JOIN documents d USING (doc_id) ORDER BY c.doc_id, c.start_char, c.id""",
     "codebook_versions": "SELECT id, sha256, note, created_at, yaml_text FROM codebook_versions ORDER BY id",
@@ -284,6 +283,8 @@ _EXPORTS: dict[str, str] = {
 }
 
 EXPORTABLE_TABLES: tuple[str, ...] = tuple(_EXPORTS)
+# Tables whose export gets the span's text, and the column it goes in (after end_char).
+_SPAN_TEXT_COLUMN = {"segments": "text", "codings": "quote"}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -501,18 +502,25 @@ class ProjectStore:
         return InputError(self.path, f"no document {doc_id!r} in this project", hint="see `groundcoder export documents`")
 
     def segments(self, doc_id: str, kind: str | None = None) -> list[SegmentRecord]:
-        sql = """SELECT s.id, s.doc_id, s.start_char, s.end_char, s.kind,
-                 substr(d.text, s.start_char + 1, s.end_char - s.start_char) AS text
-                 FROM segments s JOIN documents d USING (doc_id) WHERE s.doc_id = ?"""
+        text = self.document_text(doc_id)
+        sql = "SELECT id, start_char, end_char, kind FROM segments WHERE doc_id = ?"
         args: list[Any] = [doc_id]
         if kind is not None:
-            sql += " AND s.kind = ?"
+            sql += " AND kind = ?"
             args.append(kind)
-        sql += " ORDER BY s.kind, s.start_char, s.id"
+        sql += " ORDER BY kind, start_char, id"
         return [
-            SegmentRecord(r["doc_id"], r["start_char"], r["end_char"], r["kind"], text=r["text"], id=r["id"])
+            SegmentRecord(doc_id, r["start_char"], r["end_char"], r["kind"], text=text[r["start_char"] : r["end_char"]], id=r["id"])
             for r in self._conn.execute(sql, args)
         ]
+
+    def _span_texts(self, spans: Iterable[tuple[str, int, int]]) -> Iterator[str]:
+        """``text[start:end]`` for (doc_id, start, end) ordered by document: each text is loaded once."""
+        current, text = None, ""
+        for doc_id, start, end in spans:
+            if doc_id != current:
+                current, text = doc_id, self.document_text(doc_id)
+            yield text[start:end]
 
     # ---- codings -----------------------------------------------------------------------------
 
@@ -569,14 +577,15 @@ class ProjectStore:
         coder_kind: str | None = None,
         model_run_id: str | None = None,
     ) -> list[Coding]:
-        sql = """SELECT c.*, substr(d.text, c.start_char + 1, c.end_char - c.start_char) AS quote
-                 FROM codings c JOIN documents d USING (doc_id) WHERE 1=1"""
+        sql = "SELECT * FROM codings WHERE 1=1"
         args: list[Any] = []
-        for column, value in (("c.coder_id", coder), ("c.doc_id", doc_id), ("c.coder_kind", coder_kind), ("c.model_run_id", model_run_id)):
+        for column, value in (("coder_id", coder), ("doc_id", doc_id), ("coder_kind", coder_kind), ("model_run_id", model_run_id)):
             if value is not None:
                 sql += f" AND {column} = ?"
                 args.append(value)
-        sql += " ORDER BY c.doc_id, c.start_char, c.id"
+        sql += " ORDER BY doc_id, start_char, id"
+        rows = self._conn.execute(sql, args).fetchall()
+        quotes = self._span_texts((r["doc_id"], r["start_char"], r["end_char"]) for r in rows)
         return [
             Coding(
                 doc_id=r["doc_id"],
@@ -588,11 +597,11 @@ class ProjectStore:
                 model_run_id=r["model_run_id"],
                 confidence=r["confidence"],
                 memo=r["memo"],
-                text=r["quote"],
+                text=quote,
                 created_at=r["created_at"],
                 id=r["id"],
             )
-            for r in self._conn.execute(sql, args)
+            for r, quote in zip(rows, quotes)
         ]
 
     # ---- codebook versions -------------------------------------------------------------------
@@ -691,8 +700,14 @@ class ProjectStore:
         from . import tables
 
         frame = pd.read_sql_query(_EXPORTS[name], self._conn)
+        if name in _SPAN_TEXT_COLUMN:
+            spans = zip(frame["doc_id"], frame["start_char"].astype(int), frame["end_char"].astype(int))
+            texts = list(self._span_texts(spans))
+            frame.insert(frame.columns.get_loc("end_char") + 1, _SPAN_TEXT_COLUMN[name], pd.Series(texts, dtype=object))
         if name == "model_runs":
             frame["is_current"] = frame["is_current"].astype(bool)
+        if name == "firms":
+            frame = _attributes_as_columns(frame)
         stem = Path(stem)
         if stem.suffix in {".csv", ".xlsx"}:
             stem = stem.with_suffix("")
@@ -823,3 +838,13 @@ def _fit_cells_for_excel(frame: Any) -> Any:
         if any(isinstance(v, str) and len(v) > _EXCEL_MAX_CELL for v in values):
             out[column] = [v[:limit] + marker if isinstance(v, str) and len(v) > _EXCEL_MAX_CELL else v for v in values]
     return out
+
+
+def _attributes_as_columns(frame: Any) -> Any:
+    """The firm table's extra columns back as columns (a name clashing with a base column gets a prefix)."""
+    attributes = [json.loads(a) for a in frame.pop("attributes")]
+    keys = list(dict.fromkeys(k for a in attributes for k in a))
+    for key in keys:
+        column = key if key not in frame.columns else f"attributes.{key}"
+        frame[column] = [a.get(key, "") for a in attributes]
+    return frame

@@ -92,7 +92,7 @@ def check_firms(firms: Iterable[AuthoredFirm], concepts: set[str], all_quote_tex
 
 
 def check_paths(paths: Iterable[str | Path], authoring_dir: Path | None = None) -> CheckReport:
-    paths = [Path(p) for p in paths]
+    paths = [Path(p).resolve() for p in paths]
     firms = []
     report = CheckReport()
     for path in paths:
@@ -102,7 +102,7 @@ def check_paths(paths: Iterable[str | Path], authoring_dir: Path | None = None) 
             report.problems.append(str(exc))
     everyone: list[tuple[str, str]] = []
     if authoring_dir is not None:
-        for other in sorted(authoring_dir.glob("D*.txt")):
+        for other in sorted(authoring_dir.resolve().glob("D*.txt")):
             try:
                 firm = parse_authoring_file(other)
             except InputError:
