@@ -15,6 +15,7 @@ from .atomic import atomic_path, atomic_write
 
 # Excel's limit on sheet names; longer names are refused by openpyxl.
 _MAX_SHEET_NAME = 31
+_MAX_CELL_CHARS = 32767
 _FORBIDDEN_SHEET_CHARS = set("[]:*?/\\")
 
 
@@ -42,20 +43,46 @@ def write_csv(rows: Any, path: str | Path) -> Path:
     return Path(path)
 
 
+def _cell(value: Any) -> Any:
+    """Values openpyxl can store; Excel caps a cell at 32,767 characters."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and value != value:  # NaN -> empty cell
+        return None
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()  # numpy scalars
+    if isinstance(value, (list, tuple, set, frozenset, dict)):
+        value = "; ".join(map(str, value)) if not isinstance(value, dict) else str(value)
+    if isinstance(value, str) and len(value) > _MAX_CELL_CHARS:
+        return value[:_MAX_CELL_CHARS - 1] + "…"
+    return value
+
+
 def write_xlsx(sheets: Mapping[str, Any], path: str | Path) -> Path:
-    """Write several tables into one workbook, one sheet each, with a frozen header row."""
+    """Write several tables into one workbook, one sheet each, with a frozen header row.
+
+    openpyxl's write-only mode streams rows, which is an order of magnitude faster than pandas'
+    ``to_excel`` on large tables (100k segments).
+    """
+    from openpyxl import Workbook
+    from openpyxl.utils import get_column_letter
+
+    wb = Workbook(write_only=True)
+    for name, rows in sheets.items():
+        frame = to_frame(rows)
+        ws = wb.create_sheet(sheet_name(name))
+        ws.freeze_panes = "A2"
+        for idx, column in enumerate(frame.columns, start=1):
+            values = [str(column)] + [str(v) for v in frame[column].head(200).tolist()]
+            width = min(60, max(8, max(len(v) for v in values) * 2))
+            ws.column_dimensions[get_column_letter(idx)].width = width
+        ws.append([str(c) for c in frame.columns])
+        for row in frame.itertuples(index=False, name=None):
+            ws.append([_cell(v) for v in row])
+    if not sheets:
+        wb.create_sheet("Sheet1")
     with atomic_path(path, suffix=".xlsx") as tmp:
-        with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
-            for name, rows in sheets.items():
-                frame = to_frame(rows)
-                sname = sheet_name(name)
-                frame.to_excel(writer, sheet_name=sname, index=False)
-                ws = writer.sheets[sname]
-                ws.freeze_panes = "A2"
-                for idx, column in enumerate(frame.columns, start=1):
-                    values = [str(column)] + [str(v) for v in frame[column].head(200).tolist()]
-                    width = min(60, max(8, max(len(v) for v in values) * 2))
-                    ws.column_dimensions[ws.cell(row=1, column=idx).column_letter].width = width
+        wb.save(tmp)
     return Path(path)
 
 
