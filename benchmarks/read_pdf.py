@@ -14,6 +14,7 @@ with lost text.  pdfplumber is a benchmark-only dependency.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import re
 import sys
 import time
@@ -87,9 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    try:
-        import pdfplumber  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("pdfplumber") is None:
         print("pdfplumber is not installed: pip install pdfplumber (benchmark-only)", file=sys.stderr)
         return 2
 

@@ -36,9 +36,9 @@ def section_text(text: str, section: MdnaSection) -> str:
 @pytest.mark.parametrize(
     "sections, title, era",
     [
-        (SECTIONS_2016, "经营情况讨论与分析", ERAS["经营情况讨论与分析"]),
-        (SECTIONS_2021, "管理层讨论与分析", ERAS["管理层讨论与分析"]),
-        (SECTIONS_2009, "董事会报告", ERAS["董事会报告"]),
+        (SECTIONS_2016, "经营情况讨论与分析", "经营情况讨论与分析"),
+        (SECTIONS_2021, "管理层讨论与分析", "管理层讨论与分析"),
+        (SECTIONS_2009, "董事会报告", "董事会报告"),
     ],
 )
 def test_body_heading_is_found_not_the_toc_entry(sections, title, era):
@@ -47,7 +47,7 @@ def test_body_heading_is_found_not_the_toc_entry(sections, title, era):
     assert section is not None
     number = NUMERALS[sections.index(title)]
     assert section.heading == f"第{number}节 {title}"
-    assert section.era == era
+    assert section.era == era and era in ERAS
     body = section_text(text, section)
     # Starts at the body heading (after the TOC), ends before the next section's heading.
     assert body.startswith(f"第{number}节 {title}\n一、概述\n这是{title}的正文。")
@@ -95,7 +95,27 @@ def test_section_level_heading_wins_over_a_lower_level_mdna_heading():
     )
     section = extract_mdna(text)
     assert section is not None and section.heading == "第七节 董事会报告"
-    assert section.era == ERAS["董事会报告"]
+    assert section.era == "董事会报告"
+
+
+def test_letter_spaced_and_variant_titles():
+    for heading, era in [
+        ("第四节 经 营 情 况 讨 论 与 分 析", "经营情况讨论与分析"),
+        ("第四节 经营情况的讨论与分析", "经营情况讨论与分析"),
+        ("第六节 董事局报告", "董事会报告"),
+        ("第三节 管理层讨论和分析", "管理层讨论与分析"),
+    ]:
+        text = f"封面\n{heading}\n正文。\n第九节 重要事项\n"
+        section = extract_mdna(text)
+        assert section is not None and section.heading == heading and section.era == era
+
+
+def test_section_number_and_title_on_separate_lines():
+    text = "目录\n第一节 重要提示\n正文。\n第四节\n经营情况讨论与分析\n一、概述\n正文。\n第五节\n重要事项\n"
+    section = extract_mdna(text)
+    assert section is not None
+    assert section.heading == "第四节 经营情况讨论与分析"
+    assert text[section.start : section.end] == "第四节\n经营情况讨论与分析\n一、概述\n正文。"
 
 
 def test_running_header_repeating_the_heading_does_not_end_the_section():

@@ -7,8 +7,8 @@ right margin, often mid-word.  ``clean_pages`` turns the pages into one running 
 * page-number lines ("12", "- 12 -", "第12页", "12 / 230") at the top or bottom of a page are dropped;
   a bare number is only taken for a page number when many pages agree on its offset from the page
   index, so a lone number at the foot of a table stays;
-* running headers/footers, lines that recur at the top or bottom of many pages (digits ignored, so
-  "第 3 页" and "第 4 页" count as the same line), are dropped;
+* running headers/footers, lines that recur at the same place at the top or bottom of many pages
+  (spaces and a page number they carry ignored), are dropped, from the page edge inwards;
 * a line the printer broke mid-sentence is joined with the next (no space between Chinese
   characters): the line does not end a sentence (。！？；：…), runs (nearly) to the right margin, and
   the next line does not start a heading or list item;
@@ -66,8 +66,8 @@ def page_of(pages: Sequence[PageSpan], offset: int) -> int | None:
 
 # --- character classes -------------------------------------------------------------------------
 
-# Control characters PDF extraction leaves behind (pdfium: \x02 and \x1f for unmapped dashes and
-# hyphens); they become spaces.  U+FFFE is pdfium's marker for a hyphen it found at a line break.
+# Control characters PDF extraction leaves behind (pdfium: \x01 after headings, \x1f for a dash
+# whose glyph has no Unicode value); they become spaces.  U+FFFE is pdfium's marker for a hyphen it found at a line break.
 _CONTROL_TO_SPACE = {code: " " for code in [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F]}
 _CHAR_FIXES = str.maketrans({**_CONTROL_TO_SPACE, 0xFFFE: "-", 0x200B: None, 0xFEFF: None, 0x00AD: None})
 _SPACE_RUN = re.compile(r"[^\S\n]+")
