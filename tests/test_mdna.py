@@ -66,6 +66,16 @@ def test_toc_without_dot_leaders_or_page_numbers_is_still_skipped():
     assert section_text(text, section).startswith("第四节 经营情况讨论与分析\n一、概述")
 
 
+def test_bare_toc_with_the_mdna_entry_last_is_skipped():
+    text = "\n".join(
+        ["目录", "第一节 重要提示", "第二节 公司简介", "第三节 管理层讨论与分析", "释义", "释义项 指 释义内容",
+         "第一节 重要提示", "正文。", "第三节 管理层讨论与分析", "一、报告期内公司所处行业情况", "正文。", "第四节 公司治理"]
+    )
+    section = extract_mdna(text)
+    assert section is not None
+    assert text[section.start : section.end] == "第三节 管理层讨论与分析\n一、报告期内公司所处行业情况\n正文。"
+
+
 def test_chapter_heading_ends_at_the_next_chapter():
     text = report(SECTIONS_2009, unit="章", leader="———————————第 ")
     section = extract_mdna(text)

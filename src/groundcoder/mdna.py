@@ -77,6 +77,8 @@ def _title_key(match: re.Match[str]) -> str:
         if match.group(f"t{index}"):
             return key
     raise AssertionError("a title group always matches")
+
+
 _SECTION_HEADING = re.compile(rf"^\s*第(?P<no>{_NUMERAL})(?P<unit>[节章])")
 _ITEM_HEADING = re.compile(r"^\s*(?P<no>[一二三四五六七八九十]+)\s*[、.．]")
 # Table-of-contents entries: dot leaders or a page number at the end.
@@ -84,7 +86,7 @@ _TOC_ENTRY = re.compile(r"(?:\.{3,}|…{2,}|·{3,}|—{3,}|-{4,}|_{4,}|\s\d{1,4}
 # A heading is a short line without sentence punctuation.
 _MAX_HEADING_CHARS = 40
 _SENTENCE_PUNCTUATION = re.compile("[，。；！？：,;]")
-# Lines after a heading that are looked at to tell a table of contents from a body.
+# Lines around a heading that are looked at to tell a table of contents from a body.
 _TOC_LOOKAHEAD = 3
 
 
@@ -126,11 +128,20 @@ def _is_heading_line(line: str) -> bool:
     )
 
 
-def _in_toc(lines: list[tuple[int, str]], index: int) -> bool:
-    """Whether the heading at ``lines[index]`` is one of a cluster of headings (a table of contents)."""
-    following = [line for _, line in lines[index + 1 :] if line.strip()][:_TOC_LOOKAHEAD]
-    listed = sum(1 for line in following if _TOC_ENTRY.search(line) or _SECTION_HEADING.match(line))
-    return listed >= 2
+def _in_toc(lines: list[tuple[int, str]], first: int, last: int) -> bool:
+    """Whether the heading on ``lines[first:last + 1]`` stands in a cluster of headings (a table of contents).
+
+    It does when a line next to it is another heading or TOC entry, and at least two of the lines
+    around it (two before, three after) are.
+    """
+    before = [line for _, line in lines[max(0, first - 4 * _TOC_LOOKAHEAD) : first] if line.strip()][-2:]
+    after = [line for _, line in lines[last + 1 : last + 1 + 4 * _TOC_LOOKAHEAD] if line.strip()][:_TOC_LOOKAHEAD]
+
+    def listed(line: str) -> bool:
+        return bool(_TOC_ENTRY.search(line) or _SECTION_HEADING.match(line))
+
+    neighbours = before[-1:] + after[:1]
+    return any(listed(line) for line in neighbours) and sum(listed(line) for line in before + after) >= 2
 
 
 @dataclass(frozen=True)
@@ -209,7 +220,7 @@ def extract_mdna(text: str) -> MdnaSection | None:
     candidates: list[_Heading] = []
     for index in range(len(lines)):
         heading = _heading_at(lines, index)
-        if heading is not None and not _in_toc(lines, heading.last_line):
+        if heading is not None and not _in_toc(lines, heading.first_line, heading.last_line):
             candidates.append(heading)
     if not candidates:
         return None

@@ -51,13 +51,18 @@ def _line_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+_BRACKET = re.compile("[" + re.escape("".join(_PAIRS) + "".join(_CLOSING) + "".join(_STRAIGHT)) + "]")
+# A sentence end: a mark, or an ellipsis of two or more, with the marks right after it (。。 ？！ ……。).
+_MARK_RUN = re.compile(f"(?:[{re.escape(_END_MARKS)}]|{_ELLIPSIS}{{2,}})[{re.escape(_END_MARKS)}{_ELLIPSIS}]*")
+
+
 def _pairs_in_line(text: str, start: int, end: int) -> dict[int, int]:
     """Matched brackets and quotes in ``text[start:end]``: opener offset -> closer offset."""
     matched: dict[int, int] = {}
     stack: list[tuple[str, int]] = []
     straight_open: dict[str, int] = {}
-    for index in range(start, end):
-        char = text[index]
+    for found in _BRACKET.finditer(text, start, end):
+        char, index = found.group(), found.start()
         if char in _PAIRS:
             stack.append((char, index))
         elif char in _CLOSING:
@@ -68,58 +73,40 @@ def _pairs_in_line(text: str, start: int, end: int) -> dict[int, int]:
                     matched[stack[depth][1]] = index
                     del stack[depth:]
                     break
-        elif char in _STRAIGHT:
-            if char in straight_open:
-                matched[straight_open.pop(char)] = index
-            else:
-                straight_open[char] = index
+        elif char in straight_open:
+            matched[straight_open.pop(char)] = index
+        else:
+            straight_open[char] = index
     return matched
-
-
-_MARK_CHARS = re.compile(f"[{re.escape(_END_MARKS)}]|{_ELLIPSIS}{{2,}}")
 
 
 def _sentence_ends(text: str, start: int, end: int) -> list[int]:
     """Offsets just after each sentence end in the line ``text[start:end]``."""
-    if not _MARK_CHARS.search(text, start, end):
+    runs = list(_MARK_RUN.finditer(text, start, end))
+    if not runs:
         return []
     matched = _pairs_in_line(text, start, end)
-    # Depth change at each offset: +1 at a matched opener, -1 just after its closer.
-    opens = set(matched)
-    closes = {closer for closer in matched.values()}
+    opens = sorted(matched)
+    closes = sorted(matched.values())
+    closing = set(closes)
     ends: list[int] = []
-    depth = 0
-    index = start
-    while index < end:
-        char = text[index]
-        if index in opens:
-            depth += 1
-        elif index in closes:
-            depth -= 1
-        is_mark = char in _END_MARKS or (char == _ELLIPSIS and index + 1 < end and text[index + 1] == _ELLIPSIS)
-        if not is_mark:
-            index += 1
-            continue
-        # Take the whole run of marks (。。, ？！, ……。).
-        stop = index + 1
-        while stop < end and (text[stop] in _END_MARKS or text[stop] == _ELLIPSIS):
-            stop += 1
-        run_depth = depth
+    opened = closed = 0  # openers and closers before the current position
+    for run in runs:
+        stop = run.end()
+        while opened < len(opens) and opens[opened] < run.start():
+            opened += 1
+        while closed < len(closes) and closes[closed] < run.start():
+            closed += 1
+        depth = opened - closed
         # Closers right after the marks belong to this sentence: “……。” and （……。）.
-        while stop < end and stop in closes and run_depth > 0:
-            run_depth -= 1
+        while depth > 0 and stop < end and stop in closing:
+            depth -= 1
             stop += 1
-        if run_depth == 0:
-            while stop < end and text[stop] in _TRAILING_CLOSERS and stop not in opens:
+        if depth == 0:
+            while stop < end and text[stop] in _TRAILING_CLOSERS and stop not in matched:
                 stop += 1
-            ends.append(stop)
-        # Whatever the outcome, carry the depth over the characters consumed.
-        for consumed in range(index + 1, stop):
-            if consumed in opens:
-                depth += 1
-            elif consumed in closes:
-                depth -= 1
-        index = stop
+            if not ends or stop > ends[-1]:
+                ends.append(stop)
     return ends
 
 

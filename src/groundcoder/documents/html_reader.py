@@ -3,7 +3,7 @@
 Block elements (p, div, li, tr, h1-h6, br, ...) become line breaks and table cells are apart by
 tabs.  Runs of white space collapse to one space, and a source line break between two Chinese
 characters disappears (Chinese has no spaces between words; browsers do the same).  ``<pre>``
-keeps its white space.
+keeps its line breaks.
 """
 
 from __future__ import annotations

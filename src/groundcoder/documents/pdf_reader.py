@@ -1,4 +1,7 @@
-"""Extract the text of a PDF, page by page, with pypdfium2 (PDFium; Apache/BSD licensed)."""
+"""Extract the text of a PDF, page by page, with pypdfium2 (PDFium; Apache/BSD licensed).
+
+PDFium is not thread-safe: read PDFs in parallel with processes, not threads.
+"""
 
 from __future__ import annotations
 
