@@ -68,21 +68,45 @@ def export_table(
 
 
 @app.command()
-def screen(config: Path = typer.Option(Path("configs/screening.yaml"), help="Screening config (YAML).")) -> None:
+def screen(
+    config: Path = typer.Option(Path("configs/screening.yaml"), help="Screening config (YAML)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output folder; default: output.folder of the config."),
+) -> None:
     """Rule-based screening: keyword frequencies, digital-transformation index, patent self-citation, funnel."""
-    _not_built("screen", 4)
+    from rich.console import Console
+
+    from .paths import configs_dir
+    from .screening import load_config, run_screening
+    from .screening.funnel import print_summary
+
+    if config == Path("configs/screening.yaml") and not config.exists():
+        config = configs_dir() / "screening.yaml"  # the shipped config, wherever the command runs
+    result = run_screening(load_config(config, output=out), console=Console(stderr=True))
+    print_summary(result, Console())
 
 
 @app.command()
 def train(config: Path = typer.Option(Path("configs/train.yaml"), help="Training config (YAML).")) -> None:
     """Train the concept classifier (compact BERT or any BERT checkpoint) and the TF-IDF baseline."""
-    _not_built("train", 5)
+    from rich.console import Console
+
+    from .training.config import load_train_config
+    from .training.job import print_run_summary, run_training
+
+    result = run_training(load_train_config(config), console=Console(stderr=True))
+    print_run_summary(result, Console())
 
 
 @app.command()
 def pretrain(config: Path = typer.Option(Path("configs/pretrain.yaml"), help="Pretraining config (YAML).")) -> None:
     """Masked-language-model pretraining on your own unlabelled reports."""
-    _not_built("pretrain", 5)
+    from rich.console import Console
+
+    from .training.config import load_pretrain_config
+    from .training.job import run_pretraining
+
+    result = run_pretraining(load_pretrain_config(config), console=Console(stderr=True))
+    typer.echo(f"pretrained model: {result.out_dir}; summary: {result.summary_path}")
 
 
 @app.command()
@@ -98,15 +122,44 @@ def queue() -> None:
 
 
 @qdpx_app.command("export")
-def qdpx_export() -> None:
+def qdpx_export(
+    store: Path = typer.Option(Path("project.sqlite"), "--store", help="Project store."),
+    out: Path = typer.Option(Path("project.qdpx"), "--out", help="The .qdpx to write."),
+    include_model: bool = typer.Option(False, "--include-model", help="Add model suggestions (user groundcoder-model) for review."),
+    model_run: Optional[str] = typer.Option(None, "--model-run", help="Suggestions of this model run (default: the current model)."),
+    min_confidence: Optional[float] = typer.Option(None, "--min-confidence", help="Only suggestions at least this confident."),
+    codebook: Optional[Path] = typer.Option(None, "--codebook", help="Codebook (.yaml/.qdc); default: the store's latest."),
+) -> None:
     """Export the project (codebook, sources, codings) as a REFI-QDA .qdpx."""
-    _not_built("qdpx export", 6)
+    from .qdpx.commands import run_export
+
+    run_export(store, out, include_model=include_model, model_run=model_run, min_confidence=min_confidence, codebook=codebook, echo=typer.echo)
 
 
 @qdpx_app.command("import")
-def qdpx_import() -> None:
+def qdpx_import(
+    file: Path = typer.Argument(..., help="REFI-QDA project (.qdpx) or codebook (.qdc)."),
+    store: Optional[Path] = typer.Option(None, "--store", help="Project store to add the documents, codings or review decisions to."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Training quotes (human codings) as JSONL."),
+    summary: Optional[Path] = typer.Option(None, "--summary", help="JSON summary; default FILE.import.json beside --out or FILE."),
+    review: Optional[bool] = typer.Option(
+        None, "--review/--no-review", help="Read as a review of exported suggestions (default: when the file has groundcoder-model codings)."
+    ),
+    against: Optional[Path] = typer.Option(None, "--against", help="Review: the .qdpx groundcoder exported (default: the store's suggestions)."),
+    reviewer: Optional[str] = typer.Option(None, "--reviewer", help="Review: coder id for decisions the file does not attribute."),
+    model_run: Optional[list[str]] = typer.Option(None, "--model-run", help="Review: compare suggestions of this model run (repeatable)."),
+    untouched: str = typer.Option("kept", "--untouched", help="Review: suggestions nobody changed count as 'kept' or 'skip'."),
+    add_documents: bool = typer.Option(True, "--add-documents/--no-add-documents", help="Add sources that are not in the store yet."),
+    save_codebook: bool = typer.Option(False, "--save-codebook", help="Record the file's codebook as the store's latest."),
+    max_size: int = typer.Option(2048, "--max-size", help="Refuse archives over this many MiB uncompressed."),
+) -> None:
     """Import a .qdpx or .qdc from NVivo, ATLAS.ti, MAXQDA or QualCoder."""
-    _not_built("qdpx import", 6)
+    from .qdpx.commands import run_import
+
+    run_import(
+        file, store=store, out=out, summary=summary, review=review, against=against, reviewer=reviewer, model_runs=model_run, untouched=untouched,
+        add_documents=add_documents, save_codebook=save_codebook, max_bytes=max_size * 1024 * 1024, echo=typer.echo,
+    )  # fmt: skip
 
 
 @codebook_app.command("validate")
@@ -156,15 +209,60 @@ def saturation() -> None:
 
 
 @app.command("factor-model")
-def factor_model() -> None:
+def factor_model(
+    store: Optional[Path] = typer.Option(None, "--store", help="Project store whose codings to analyse."),
+    demo: bool = typer.Option(False, "--demo", help="Analyse the shipped demo corpus (coder1's codings)."),
+    out: Path = typer.Option(Path("factor-model"), "--out", help="Output folder (factor_model/, case_analysis/, JSON summary)."),
+    coder: Optional[list[str]] = typer.Option(None, "--coder", help="Only this coder's codings (coder id or model run id; repeat for several)."),
+    coder_kind: Optional[str] = typer.Option(None, "--coder-kind", help="human or model (store); default: human codings if there are any."),
+    model_run: Optional[str] = typer.Option(None, "--model-run", help="Only this model run's suggestions (human codings stay)."),
+    codebook: Optional[Path] = typer.Option(None, "--codebook", help="Codebook (.yaml/.qdc); default: the store's latest, else the shipped one."),
+    sample: str = typer.Option("train", "--sample", help="Demo firms: train, holdout, holdout_new or all."),
+    firm: Optional[list[str]] = typer.Option(None, "--firm", help="Case firm (give two); default: two contrasting firms picked automatically."),
+    window: str = typer.Option("document", "--window", help="Window for proposed links: segment, paragraph, document or firm."),
+    min_support: int = typer.Option(5, "--min-support", help="Proposed link: at least this many windows together."),
+    min_npmi: float = typer.Option(0.1, "--min-npmi", help="Proposed link: NPMI at least this."),
+    max_p: float = typer.Option(0.05, "--max-p", help="Proposed link: Fisher's exact p (one-sided) at most this."),
+    core: str = typer.Option("微创新", "--core", help="Name of the core category in the model graph and figure 3."),
+) -> None:
     """Open/axial/selective coding tables, factor-model graph and case analysis."""
-    _not_built("factor-model", 8)
+    from .analysis.axial import WINDOWS, LinkRule
+    from .analysis.commands import run_factor_model
+    from .errors import InputError
+
+    if window not in WINDOWS:
+        raise InputError(None, f"unknown window {window!r}", hint="windows: " + ", ".join(WINDOWS))
+    _, lines = run_factor_model(
+        out, store=store, demo=demo, coders=coder, coder_kind=coder_kind, model_run_id=model_run, codebook=codebook,
+        sample=sample, firms=firm, rule=LinkRule(window, min_support, min_npmi, max_p), core=core,
+    )
+    for line in lines:
+        typer.echo(line)
 
 
 @app.command()
-def reliability() -> None:
+def reliability(
+    names: Optional[list[str]] = typer.Argument(None, metavar="[CODERS]...", help="The coders to compare (after --coders)."),
+    coders_flag: bool = typer.Option(False, "--coders", help="The coders follow: --coders A B [C ...] (coder ids or model run ids)."),
+    store: Optional[Path] = typer.Option(None, "--store", help="Project store with the codings."),
+    demo: bool = typer.Option(False, "--demo", help="The demo corpus: coder1 vs coder2 on the spans coder2 reviewed."),
+    out: Path = typer.Option(Path("reliability"), "--out", help="Output folder."),
+    reviewed_by: Optional[str] = typer.Option(None, "--reviewed-by", help="Compare only the spans this coder reviewed (a second coder's sample)."),
+    whole_documents: bool = typer.Option(False, "--whole-documents", help="Demo: compare every sentence, not only coder2's sample."),
+    model_run: Optional[str] = typer.Option(None, "--model-run", help="Only this model run's suggestions."),
+    min_confidence: Optional[float] = typer.Option(None, "--min-confidence", help="Ignore model suggestions below this confidence."),
+    codebook: Optional[Path] = typer.Option(None, "--codebook", help="Codebook (.yaml/.qdc); default: the store's latest, else the shipped one."),
+) -> None:
     """Inter-coder reliability: agreement, Cohen's kappa, Krippendorff's alpha."""
-    _not_built("reliability", 8)
+    from .analysis.commands import run_reliability
+
+    coders = [c for name in (names or []) for c in name.split(",") if c]
+    _, lines = run_reliability(
+        out, coders, store=store, demo=demo, reviewed_by=reviewed_by, whole_documents=whole_documents,
+        model_run_id=model_run, codebook=codebook, min_confidence=min_confidence,
+    )
+    for line in lines:
+        typer.echo(line)
 
 
 @app.command()

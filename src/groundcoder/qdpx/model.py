@@ -187,7 +187,7 @@ class TrainingQuote:
     def to_json(self) -> dict[str, Any]:
         """A row in the demo corpus's coded.jsonl format (plus provenance), so training reads it the same way."""
         return {
-            "quote_id": self.selection_guid or f"{self.doc}:{self.start}-{self.end}",
+            "quote_id": f"{self.selection_guid or f'{self.doc}:{self.start}-{self.end}'}#{self.coder}",
             "doc_id": self.doc,
             "firm_id": self.firm,
             "start": self.start,
