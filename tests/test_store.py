@@ -154,7 +154,7 @@ def test_foreign_sqlite_and_non_sqlite_files_are_refused(tmp_path: Path) -> None
 
 
 def _v2() -> Migration:
-    return Migration(2, "firms get a province", ("ALTER TABLE firms ADD COLUMN province TEXT NOT NULL DEFAULT ''",))
+    return Migration(schema_version() + 1, "firms get a province", ("ALTER TABLE firms ADD COLUMN province TEXT NOT NULL DEFAULT ''",))
 
 
 def test_older_store_is_migrated_in_order_keeping_its_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -162,9 +162,10 @@ def test_older_store_is_migrated_in_order_keeping_its_data(tmp_path: Path, monke
     with ProjectStore.open(path) as s:  # written by "this" version (v1)
         s.add_firms([Firm("F001", "甲公司")])
         s.add_document(_doc(), segments=_sentences())
+    latest = schema_version()
     monkeypatch.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS + (_v2(),))
     with ProjectStore.open(path) as s:
-        assert s.version == 2
+        assert s.version == latest + 1
         columns = [r[1] for r in s._conn.execute("PRAGMA table_info(firms)")]
         assert "province" in columns
         assert [f.name for f in s.firms()] == ["甲公司"]
@@ -176,13 +177,14 @@ def test_failing_migration_leaves_the_store_at_its_old_version(tmp_path: Path, m
     path = tmp_path / "project.sqlite"
     with ProjectStore.open(path) as s:
         s.add_firms([Firm("F001", "甲公司")])
-    broken = Migration(2, "half-done", ("ALTER TABLE firms ADD COLUMN province TEXT", "ALTER TABLE no_such_table ADD COLUMN x"))
+    new, old = schema_version() + 1, schema_version()
+    broken = Migration(new, "half-done", ("ALTER TABLE firms ADD COLUMN province TEXT", "ALTER TABLE no_such_table ADD COLUMN x"))
     monkeypatch.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS + (broken,))
-    with pytest.raises(InputError, match="could not be upgraded to store schema version 2.*left unchanged at version 1"):
+    with pytest.raises(InputError, match=f"could not be upgraded to store schema version {new}.*left unchanged at version {old}"):
         ProjectStore.open(path)
     monkeypatch.undo()
     with ProjectStore.open(path) as s:
-        assert s.version == 1
+        assert s.version == old
         assert "province" not in [r[1] for r in s._conn.execute("PRAGMA table_info(firms)")]
         assert [f.name for f in s.firms()] == ["甲公司"]
 
@@ -424,3 +426,25 @@ def test_segment_records_are_typed(store: ProjectStore) -> None:
     store.add_document(_doc(), segments=_sentences())
     [paragraph] = store.segments("F001_2021", kind="paragraph")
     assert isinstance(paragraph, SegmentRecord) and paragraph.text == TEXT and paragraph.id is not None
+
+
+def test_negative_codings_are_kept_apart_and_v1_rejections_are_migrated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "project.sqlite"
+    monkeypatch.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:1])
+    with ProjectStore.open(path) as s:  # a version-1 store holding an interim "not:" rejection
+        s.add_firms([Firm("F001", "甲公司")])
+        s.add_document(_doc(), segments=_sentences())
+    conn = sqlite3.connect(path)
+    with conn:
+        for concept in ("not:产品特性", "产品特性"):
+            conn.execute("""INSERT INTO codings (doc_id, start_char, end_char, concept, coder_id, coder_kind, memo, created_at)
+                            VALUES ('F001_2021', 0, 4, ?, '审阅者', 'human', '', '2024-01-01')""", (concept,))
+    conn.close()
+    monkeypatch.undo()
+    with ProjectStore.open(path) as s:
+        assert s.version == schema_version()
+        assert [(c.concept, c.polarity) for c in s.codings()] == [("产品特性", "positive")]
+        assert [(c.concept, c.polarity) for c in s.codings(polarity="negative")] == [("产品特性", "negative")]
+        assert len(s.codings(polarity=None)) == 2
+        with pytest.raises(InputError, match="polarity"):
+            s.add_codings([Coding("F001_2021", 0, 4, "产品特性", "审阅者", polarity="maybe")])

@@ -4,7 +4,7 @@ The researcher never sets it up: ``ProjectStore.open("project.sqlite")`` creates
 missing and brings an older one up to date. Only the standard library is used here, so opening a
 store is fast and needs nothing installed.
 
-Schema (version 1; ``PRAGMA user_version`` holds the version, ``PRAGMA application_id`` marks the
+Schema (version 2; ``PRAGMA user_version`` holds the version, ``PRAGMA application_id`` marks the
 file as a groundcoder store):
 
 ``meta(key, value)``
@@ -24,9 +24,10 @@ sha256 UNIQUE, char_count, text, page_map, ingested_at)``
 ``model_run_history(id PK, run_id -> model_runs, made_current_at)``
     every time a run was made current, so earlier choices stay on record.
 ``codings(id PK, doc_id -> documents, start_char, end_char, concept, coder_id, coder_kind, model_run_id
--> model_runs, confidence, memo, created_at)``
+-> model_runs, confidence, memo, created_at, polarity)``
     ``coder_kind`` is human or model; a model coding names its run, a human coding does not. The same
-    span, concept, coder and run is stored once (unique index), so re-imports do not double-count.
+    span, concept, coder, run and polarity is stored once (unique index), so re-imports do not
+    double-count. ``polarity`` (version 2) is ``negative`` for a reviewer's "not this concept".
 
 Every span is ``[start_char, end_char)`` in Unicode code points of the document text, so
 ``text[start:end]`` in Python is the span. Span texts are sliced in Python, one document text at a
@@ -58,6 +59,7 @@ from .errors import InputError
 APPLICATION_ID = 0x47434452
 
 CODER_KINDS = ("human", "model")
+POLARITIES = ("positive", "negative")
 KNOWN_DOCUMENT_KINDS = ("annual_report", "website", "news", "journal")
 
 # Excel shows at most this many rows (one is the header) and this many characters in a cell.
@@ -153,6 +155,20 @@ MIGRATIONS: tuple[Migration, ...] = (
                 doc_id, start_char, end_char, concept, coder_id, coalesce(model_run_id, ''))""",
         ),
     ),
+    Migration(
+        2,
+        "codings get a polarity: a reviewer's 'not this concept' is a negative coding",
+        (
+            "DROP INDEX codings_once",  # first: the rewrite below collides with the old uniqueness rule
+            """ALTER TABLE codings ADD COLUMN polarity TEXT NOT NULL DEFAULT 'positive'
+               CHECK (polarity IN ('positive', 'negative'))""",
+            # Before version 2, rejected suggestions were stored as concept 'not:<concept>'.
+            """UPDATE codings SET polarity = 'negative', concept = substr(concept, 5)
+               WHERE concept LIKE 'not:%' AND length(concept) > 4""",
+            """CREATE UNIQUE INDEX codings_once ON codings(
+                doc_id, start_char, end_char, concept, coder_id, coalesce(model_run_id, ''), polarity)""",
+        ),
+    ),
 )
 
 
@@ -229,6 +245,9 @@ class Coding:
     model_run_id: str | None = None
     confidence: float | None = None
     memo: str = ""
+    # "negative": a reviewer said the span is NOT this concept (a rejected suggestion); training
+    # reads these as negatives for the concept, never as positives.
+    polarity: str = "positive"
     # On add: if given, must equal the document's text[start:end] (catches offsets that drifted).
     # On read: always filled from the document.
     text: str | None = None
@@ -274,7 +293,7 @@ _EXPORTS: dict[str, str] = {
     "segments": """SELECT s.id AS segment_id, s.doc_id, d.firm_code, s.kind, s.start_char, s.end_char
                    FROM segments s JOIN documents d USING (doc_id) ORDER BY s.doc_id, s.kind, s.start_char""",
     "codings": """SELECT c.id AS coding_id, c.doc_id, d.firm_code, d.year, c.start_char, c.end_char, c.concept,
-                  c.coder_id, c.coder_kind, c.model_run_id, c.confidence, c.memo, c.created_at
+                  c.coder_id, c.coder_kind, c.polarity, c.model_run_id, c.confidence, c.memo, c.created_at
                   FROM codings c JOIN documents d USING (doc_id) ORDER BY c.doc_id, c.start_char, c.id""",
     "codebook_versions": "SELECT id, sha256, note, created_at, yaml_text FROM codebook_versions ORDER BY id",
     "model_runs": """SELECT run_id, path, base_model, config, metrics, created_at, is_current
@@ -541,9 +560,10 @@ class ProjectStore:
             self._check_coding(i, c, text)
             cursor = self._conn.execute(
                 """INSERT INTO codings (doc_id, start_char, end_char, concept, coder_id, coder_kind, model_run_id,
-                   confidence, memo, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   confidence, memo, created_at, polarity) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT DO NOTHING""",
-                (c.doc_id, c.start, c.end, c.concept, c.coder, c.coder_kind, c.model_run_id, c.confidence, c.memo, c.created_at or now),
+                (c.doc_id, c.start, c.end, c.concept, c.coder, c.coder_kind, c.model_run_id, c.confidence, c.memo,
+                 c.created_at or now, c.polarity),
             )
             added += cursor.rowcount
         return added
@@ -569,6 +589,8 @@ class ProjectStore:
             raise fail(f"confidence {c.confidence} is not between 0 and 1")
         if not c.concept or not c.coder:
             raise fail("concept and coder must not be empty")
+        if c.polarity not in POLARITIES:
+            raise fail(f"polarity {c.polarity!r} is not one of {', '.join(POLARITIES)}")
 
     def codings(
         self,
@@ -576,10 +598,15 @@ class ProjectStore:
         doc_id: str | None = None,
         coder_kind: str | None = None,
         model_run_id: str | None = None,
+        polarity: str | None = "positive",
     ) -> list[Coding]:
+        """Codings matching every filter given. Only positive codings unless ``polarity`` says otherwise
+        (``"negative"`` for rejected suggestions, None for both), so no caller mistakes a rejection for a code."""
         sql = "SELECT * FROM codings WHERE 1=1"
         args: list[Any] = []
-        for column, value in (("coder_id", coder), ("doc_id", doc_id), ("coder_kind", coder_kind), ("model_run_id", model_run_id)):
+        filters = (("coder_id", coder), ("doc_id", doc_id), ("coder_kind", coder_kind), ("model_run_id", model_run_id),
+                   ("polarity", polarity))
+        for column, value in filters:
             if value is not None:
                 sql += f" AND {column} = ?"
                 args.append(value)
@@ -597,6 +624,7 @@ class ProjectStore:
                 model_run_id=r["model_run_id"],
                 confidence=r["confidence"],
                 memo=r["memo"],
+                polarity=r["polarity"],
                 text=quote,
                 created_at=r["created_at"],
                 id=r["id"],

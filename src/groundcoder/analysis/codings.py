@@ -25,7 +25,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..codebook import Codebook
@@ -67,11 +66,13 @@ class CodedSegment:
     coder: str
     source_kind: str
     confidence: float | None = None
-    coder_kind: str = "human"  # human | model
+    coder_kind: str = ""  # human | model; empty: model when a confidence is given, else human
     quote_id: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "concepts", tuple(dict.fromkeys(self.concepts)))
+        if not self.coder_kind:
+            object.__setattr__(self, "coder_kind", "model" if self.confidence is not None else "human")
         if not self.quote_id:
             object.__setattr__(self, "quote_id", f"{self.doc_id}:{self.start}-{self.end}")
         if not (0 <= self.start < self.end):
@@ -212,32 +213,53 @@ class CodingSet:
         model_run_id: str | None = None,
         codebook: Codebook | None = None,
     ) -> CodingSet:
-        """The store's codings (all, or those of ``coders`` / ``coder_kind`` / one model run).
+        """The store's codings: all, or those of ``coders`` / ``coder_kind`` / one model run.
 
-        Rows of one coder on the same span become one segment with all their concepts; a model
-        segment's confidence is the lowest of its rows.
+        A name in ``coders`` may be a coder id or a model run id; codings selected by run id are
+        named after the run (so ``coders=["alice", "run-7"]`` compares a person with a model run);
+        without ``coders``, model codings are named after their run too.
+        ``model_run_id`` keeps only that run's model codings (human codings stay). Rows of one coder
+        on the same span become one segment with all their concepts; a model segment's confidence
+        is the lowest of its rows. The codebook defaults to the store's latest, else the shipped one.
         """
         if codebook is None:
             latest = store.latest_codebook()
             codebook = Codebook.from_yaml_text(latest.yaml_text) if latest is not None else Codebook.default()
-        rows = store.codings(coder_kind=coder_kind, model_run_id=model_run_id)
+        rows = store.codings(coder_kind=coder_kind)
+        if model_run_id is not None:
+            if store.model_run(model_run_id) is None:
+                known_runs = ", ".join(r.run_id for r in store.model_runs()) or "none"
+                raise InputError(store.path, f"no model run {model_run_id!r} in this project (runs: {known_runs})")
+            rows = [r for r in rows if r.coder_kind != "model" or r.model_run_id == model_run_id]
+        named: list[tuple[str, Any]] = []
         if coders:
-            wanted = set(coders)
-            known = sorted({r.coder for r in store.codings()})
-            missing = wanted - set(known)
+            wanted = list(dict.fromkeys(coders))
+            found: set[str] = set()
+            for r in rows:
+                if r.coder in wanted:
+                    named.append((r.coder, r))
+                    found.add(r.coder)
+                elif r.model_run_id is not None and r.model_run_id in wanted:
+                    named.append((r.model_run_id, r))
+                    found.add(r.model_run_id)
+            missing = [c for c in wanted if c not in found]
             if missing:
+                everyone = store.codings()
+                known = sorted({r.coder for r in everyone} | {r.model_run_id for r in everyone if r.model_run_id})
                 raise InputError(
                     store.path,
-                    f"no codings by {', '.join(sorted(missing))} in this project",
-                    hint=f"coders with codings: {', '.join(known) or 'none yet'}",
+                    f"no codings by {', '.join(missing)} in this project"
+                    + (f" (with coder kind {coder_kind})" if coder_kind else ""),
+                    hint=f"coders and model runs with codings: {', '.join(known) or 'none yet'}",
                 )
-            rows = [r for r in rows if r.coder in wanted]
+        else:  # model codings under their run id: two runs of one model stay apart
+            named = [(r.model_run_id if r.coder_kind == "model" and r.model_run_id else r.coder, r) for r in rows]
         docs = {d.doc_id: d for d in store.documents()}
-        grouped: dict[tuple[str, int, int, str, str | None], list[Any]] = defaultdict(list)
-        for r in rows:
-            grouped[(r.doc_id, r.start, r.end, r.coder, r.model_run_id)].append(r)
+        grouped: dict[tuple[str, int, int, str], list[Any]] = defaultdict(list)
+        for name, r in named:
+            grouped[(r.doc_id, r.start, r.end, name)].append(r)
         segments = []
-        for (doc_id, start, end, coder, _run), group in grouped.items():
+        for (doc_id, start, end, coder), group in grouped.items():
             doc = docs[doc_id]
             confidences = [g.confidence for g in group if g.confidence is not None]
             segments.append(
@@ -363,22 +385,6 @@ def _first(attrs: Mapping[str, str], *keys: str) -> str:
         if attrs.get(key):
             return attrs[key]
     return ""
-
-
-def demo_corpus_or_build(cache_dir: str | Path | None = None) -> DemoCorpus:
-    """The shipped demo corpus; if it has not been built in this checkout, build it into ``cache_dir``."""
-    from ..demo_corpus.load import load_demo_corpus
-    from ..paths import demo_corpus_dir
-
-    root = demo_corpus_dir()
-    if (root / "firms.csv").exists():
-        return load_demo_corpus(root)
-    if cache_dir is None:
-        raise InputError(root / "firms.csv", "missing", hint="run python -m groundcoder.demo_corpus build")
-    from ..demo_corpus.build import build_corpus
-
-    build_corpus(root / "authoring", Path(cache_dir), strict=False)
-    return load_demo_corpus(cache_dir)
 
 
 def replace_coder(segments: Iterable[CodedSegment], coder: str, coder_kind: str | None = None) -> list[CodedSegment]:

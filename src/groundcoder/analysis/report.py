@@ -81,17 +81,57 @@ class TableFiles:
     md: Path
 
 
-def write_table_files(rows: Any, stem: Path, title: str = "", note: str = "", sheet: str | None = None) -> TableFiles:
-    """``stem.csv`` (UTF-8 with BOM), ``stem.xlsx`` and ``stem.md`` (a titled pipe table)."""
+def write_table_files(rows: Any, stem: Path, title: str = "", note: str = "", sheet: str | None = None,
+                      md_drop: Sequence[str] = (), md_group: Sequence[str] = ()) -> TableFiles:
+    """``stem.csv`` (UTF-8 with BOM), ``stem.xlsx`` and ``stem.md`` (a titled pipe table).
+
+    The Markdown leaves out the ``md_drop`` columns (long id lists stay in the CSV/XLSX) and shows
+    the ``md_group`` columns only where the first of them changes (like a printed table 4).
+    """
     frame = to_frame(rows)
     csv_path, xlsx_path = write_table(frame, stem, sheet=sheet)
-    text = (f"# {title}\n\n" if title else "") + (f"{note}\n\n" if note else "") + markdown_table(frame)
+    shown = frame.drop(columns=[c for c in md_drop if c in frame.columns])
+    if md_drop and len(shown.columns) < len(frame.columns):
+        note = (note + " " if note else "") + "引文编号（quote_ids）见同名 CSV/XLSX。"
+    shown = blank_repeats(shown, md_group)
+    text = (f"# {title}\n\n" if title else "") + (f"{note}\n\n" if note else "") + markdown_table(shown)
     md_path = write_text(Path(stem).with_suffix(".md"), text)
     return TableFiles(csv_path, xlsx_path, md_path)
 
 
-def save_figure(fig: Any, stem: Path, dpi: int = 150) -> tuple[Path, Path]:
-    """Save a matplotlib figure as ``stem.png`` and ``stem.svg`` atomically; a missing glyph is an error."""
+def blank_repeats(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """Empty the ``columns`` cells of rows whose first column repeats the row above (for display)."""
+    columns = [c for c in columns if c in frame.columns]
+    if not columns or not len(frame):
+        return frame
+    out = frame.copy().astype({c: object for c in columns})
+    key = out[columns[0]].tolist()
+    for i in range(len(out) - 1, 0, -1):
+        if key[i] == key[i - 1]:
+            for c in columns:
+                out.iat[i, out.columns.get_loc(c)] = ""
+    return out
+
+
+def figure_texts(fig: Any) -> list[str]:
+    """Every text a figure draws (titles, labels, tick labels, annotations, legends)."""
+    from matplotlib.text import Text
+
+    return [t.get_text() for t in fig.findobj(Text) if t.get_text() and t.get_visible()]
+
+
+def save_figure(fig: Any, stem: Path, dpi: int = 150, tight: bool = True) -> tuple[Path, Path]:
+    """Save a matplotlib figure as ``stem.png`` and ``stem.svg`` atomically.
+
+    A character the shipped CJK font cannot draw is an error, before anything is written
+    (matplotlib would otherwise draw a box and only warn). ``tight=False`` for diagrams laid out by
+    hand on the whole figure (saves a second rendering pass).
+    """
+    from ..fonts import missing_glyphs
+
+    missing = missing_glyphs("".join(figure_texts(fig)))
+    if missing:
+        raise ValueError(f"figure {Path(stem).name}: the CJK font cannot draw {''.join(sorted(missing))!r}")
     stem = Path(stem)
     paths = []
     with warnings.catch_warnings():
@@ -99,7 +139,7 @@ def save_figure(fig: Any, stem: Path, dpi: int = 150) -> tuple[Path, Path]:
         for suffix, fmt in ((".png", "png"), (".svg", "svg")):
             target = stem.with_suffix(suffix)
             with atomic_path(target, suffix=suffix) as tmp:
-                fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight", facecolor="white")
+                fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight" if tight else None, facecolor="white")
             paths.append(target)
     return paths[0], paths[1]
 

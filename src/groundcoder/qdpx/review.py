@@ -13,13 +13,14 @@ span or one overlapping it by at least ``overlap`` (intersection over union)):
 and every other human coding that was not in the export is **new_human**. Suggestions in documents that are not in the file
 were not reviewed and are left alone.
 
-The store (schema 1) has no field for negatives, so ``apply_review`` records a rejection as a human
-coding whose concept is ``"not:" + concept`` (``NEGATIVE_PREFIX``), with a ``[groundcoder] {...}``
-memo. Readers of training data must use ``positive_human_codings`` / ``negative_records`` (or
-skip concepts starting with ``not:``) until the store gets a polarity column.
+``apply_review`` records a rejection as a human coding of that concept with ``polarity="negative"``
+(store schema 2), with a ``[groundcoder] {...}`` memo. The store returns positive codings unless
+asked otherwise, so a rejection is never read as a code; ``negative_records`` lists the rejections.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import bisect
 import json
@@ -393,7 +394,7 @@ def apply_review(
 
     kept, relabelled (new concept) and new_human -> human codings (by the person who made them, or
     ``reviewer`` where the file does not say); rejected, and with ``negate_relabelled`` the concept
-    a relabelled suggestion had -> negative records (human codings of ``not:<concept>``).
+    a relabelled suggestion had -> negative records (human codings with polarity negative).
     ``keep_untouched=False`` leaves out kept suggestions nobody re-coded (still the model's codings).
     """
     source = str(source)
@@ -419,13 +420,13 @@ def apply_review(
         if negate_relabelled and item.suggestion is not None:
             s = item.suggestion
             negatives.append(
-                Coding(s.doc_id, s.start, s.end, NEGATIVE_PREFIX + s.concept, item.coder or reviewer,
-                       memo=_memo(RELABELLED, item, source), text=s.text or None)
+                Coding(s.doc_id, s.start, s.end, s.concept, item.coder or reviewer,
+                       memo=_memo(RELABELLED, item, source), text=s.text or None, polarity="negative")
             )  # fmt: skip
     for item in outcome.new_human:
         positives.append(human(item, item.concept, NEW_HUMAN))
     for item in outcome.rejected:
-        negatives.append(human(item, NEGATIVE_PREFIX + item.concept, REJECTED))
+        negatives.append(dataclasses.replace(human(item, item.concept, REJECTED), polarity="negative"))
     with store.transaction():
         added_pos = store.add_codings(positives)
         added_neg = store.add_codings(negatives)
@@ -451,18 +452,17 @@ class NegativeRecord:
 
 
 def is_negative(coding: Coding) -> bool:
-    return coding.concept.startswith(NEGATIVE_PREFIX)
+    return coding.polarity == "negative"
 
 
 def negative_records(store: ProjectStore) -> list[NegativeRecord]:
     out = []
-    for c in store.codings(coder_kind="human"):
-        if is_negative(c):
-            _, data = split_description(c.memo)
-            out.append(NegativeRecord(c.doc_id, c.start, c.end, c.concept[len(NEGATIVE_PREFIX) :], c.coder, c.text or "", data))
+    for c in store.codings(coder_kind="human", polarity="negative"):
+        _, data = split_description(c.memo)
+        out.append(NegativeRecord(c.doc_id, c.start, c.end, c.concept, c.coder, c.text or "", data))
     return out
 
 
 def positive_human_codings(store: ProjectStore, coder: str | None = None) -> list[Coding]:
-    """Human codings that are training positives (negative records left out)."""
-    return [c for c in store.codings(coder=coder, coder_kind="human") if not is_negative(c)]
+    """Human codings that are training positives (the store's default: negatives left out)."""
+    return store.codings(coder=coder, coder_kind="human", polarity="positive")
