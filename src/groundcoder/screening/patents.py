@@ -12,8 +12,9 @@ Reading (``read_incopat``)
     ``canonical_publication_number``. Cells that cannot be read (a date that is not a date, a publication
     number that is not one, an empty applicant cell) are collected as ``CellProblem`` with the row number
     Excel shows; they raise one ``InputError`` listing them, or with ``errors="report"`` come back beside the
-    records. A row whose own publication number is unreadable yields no record (its problem says so); a bad
-    cited number drops only that number; a bad date leaves the record without a year.
+    records. A row whose own publication number is unreadable or empty yields no record (its problem says
+    so); a bad cited number drops only that number; a bad or empty date leaves the record without a year
+    (the firm-year tables then give it a row with an empty year, so it still counts in the firm's totals).
 
 Applicants
     A patent's applicants are its 标准化申请人 (or 申请人 where that cell is empty). Names are compared by key
@@ -34,19 +35,22 @@ Whose applicants are known
     patent (被引证申请人 likewise for citing patents). So a cited patent's applicants are known (a) when it
     is in the export (by canonical number), or (b) when some row cites that one patent only and its
     引证申请人 cell is not empty (the cell then belongs to that patent; 被引证专利 likewise). Otherwise the
-    patent's applicants are unknown, and the joined cell is used for the bounds only, as below.
+    patent's applicants are unknown, and the joined cell is used for the bounds only, as below. Applicants
+    known by (b) resolve that patent's citations in every row.
 
 Self-citation (in the spirit of Hall, Jaffe & Trajtenberg 2001, NBER patent citations data file)
-    A citation is a self-citation when the citing and cited applicant sets overlap. The per-firm and
-    firm-year tables ask the firm's own question, "does the cited patent have this firm among its
-    applicants", so a firm and a university co-applying does not make every citation of the university's
-    patents the firm's self-citation. For the citations from one patent to cited patents with unknown
-    applicants, the row's joined 引证申请人 cell U decides what it can, assuming (as incoPat's export
-    does) that U holds every applicant of every cited patent of the row and nothing else:
+    A citation is a self-citation when the applicants on one side (the "side") appear among the other
+    patent's applicants. In the per-patent table the side is the citing patent's applicant set (the citing
+    and cited applicant sets overlap). In the firm-year and per-firm tables the side is the firm alone ("does
+    the cited patent have this firm among its applicants"), so a firm co-applying with a university does not
+    make every citation of the university's patents the firm's self-citation. A cited patent with known
+    applicants is a self-citation or not. For the cited patents of one row whose applicants are unknown,
+    the row's joined 引证申请人 cell U decides what it can, assuming (as incoPat's export does) that U holds
+    every applicant of every cited patent of the row and nothing else:
 
     * U empty (blank cell): every such citation is undetermined.
-    * U names none of the firm's applicants: none of them is a self-citation (determined).
-    * U names only the firm's applicants: all of them are self-citations (determined).
+    * U names none of the side's applicants: none of them is a self-citation (determined).
+    * U names only the side's applicants: all of them are self-citations (determined).
     * otherwise: undetermined.
 
     With T citations, K determined self-citations and N undetermined ones,
@@ -55,12 +59,15 @@ Self-citation (in the spirit of Hall, Jaffe & Trajtenberg 2001, NBER patent cita
     ``backward_self_share = K / (T - N)``, the share among determined citations (empty when N = T); it lies
     between the bounds. Firm-level and firm-year shares pool citations (sums of K, N, T), they do not average
     patent shares. Forward self-citation is the same computation on the patents citing this one
-    (被引证专利, 被引证申请人), assigned to the cited patent's year.
+    (被引证专利, with 被引证申请人 as U), counted in the cited patent's year. Should an export leave out the
+    applicants of some cited patent from U, the second rule would miss a self-citation: the bounds are bounds
+    under the assumption above.
 
 Citing the firm's own earlier patents, continuity
     A patent cites its firm's own (earlier: a cited patent is earlier by construction) patents when it has
     at least one determined self-citation, or when its joined cell names the firm while no cited patent with
-    known applicants has the firm (then some cited patent with unknown applicants must be the firm's);
+    known applicants has the firm (then some cited patent with unknown applicants must be the firm's, though
+    which one is unknown, so the shares above still count them undetermined);
     ``citing_own_share`` counts these, ``citing_own_share_upper`` also counts patents with undetermined
     citations. A firm-year has self-citation when at least one of the firm's patents applied for in that
     year cites its own; continuity is the longest run of consecutive such years (a year without patents
@@ -70,14 +77,16 @@ Citing the firm's own earlier patents, continuity
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import gc
 import io
 import math
 import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
@@ -145,7 +154,10 @@ _SPLIT = re.compile(rf"[;；，、|\r\n]+|,(?!\s*{_COMPANY_FORMS}\b)", re.IGNORE
 
 
 def split_cell(value: object) -> list[str]:
-    """Split a multi-value cell on ; ； , ， 、 | and line breaks; pieces are stripped, empty ones dropped."""
+    """Split a multi-value cell on ; ； , ， 、 | and line breaks; pieces are stripped, empty ones dropped.
+
+    A half-width comma before a company form ("Co., Ltd.", "Apple, Inc.") does not split.
+    """
     if value is None:
         return []
     return [piece.strip() for piece in _SPLIT.split(_text(value)) if piece.strip()]
@@ -294,7 +306,7 @@ def _no_header(path: Path, candidates: list[list[list[Any]]]) -> InputError:
     # Show the fullest row seen: most likely the header the researcher thinks is there.
     rows = [r for rows in candidates for r in rows]
     fullest = max(rows, key=lambda r: sum(1 for v in r if _text(v).strip()), default=[])
-    found = ", ".join(repr(_text(v).strip()) for v in fullest if _text(v).strip()) or "none"
+    found = ", ".join(repr(_shorten(_text(v).strip())) for v in fullest if _text(v).strip()) or "none"
     return InputError(
         path,
         f"no header row with a 公开（公告）号 column in the first {HEADER_SCAN_ROWS} rows (columns found: {found})",
@@ -310,6 +322,10 @@ def _calamine() -> Any:
     except ImportError:
         return None
     return CalamineWorkbook
+
+
+def _shorten(text: str, limit: int = 30) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _xlsx_table(path: Path) -> tuple[int, list[Any], Iterator[Row]]:
@@ -352,23 +368,26 @@ def _csv_table(path: Path) -> tuple[int, list[Any], Iterator[Row]]:
     from ..documents import decode_text
 
     text, _encoding = decode_text(path.read_bytes(), path)
-    first_lines = text[:4096]
-    delimiter = max(",\t;", key=first_lines.count)
-    # Excel shows one row per CSV record (a quoted cell may span lines), so records are numbered, not lines.
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    # The delimiter is the one under which a header row appears: counting characters would pick ";",
+    # which separates the values inside incoPat's multi-value cells.
+    seen: list[list[list[Any]]] = []
+    for delimiter in (",", "\t", ";"):
+        # Excel shows one row per CSV record (a quoted cell may span lines): records are numbered, not lines.
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        rows = _csv_records(path, reader)
+        found, before = _find_header(rows)
+        if found is not None:
+            return found[0], found[1], rows
+        seen.append(before)
+    raise _no_header(path, seen[:1])
 
-    def records() -> Iterator[Row]:
-        try:
-            yield from enumerate(reader, start=1)
-        except csv.Error as exc:
-            raise InputError(path, f"is not a well-formed CSV ({exc})", row=reader.line_num,
-                             hint="check the quotes around cells") from exc
 
-    rows = records()
-    found, before = _find_header(rows)
-    if found is None:
-        raise _no_header(path, [before])
-    return found[0], found[1], rows
+def _csv_records(path: Path, reader: Any) -> Iterator[Row]:
+    try:
+        yield from enumerate(reader, start=1)
+    except csv.Error as exc:
+        raise InputError(path, f"is not a well-formed CSV ({exc})", line=reader.line_num,
+                         hint="check the quotes around cells") from exc
 
 
 @dataclass(frozen=True)
@@ -403,81 +422,120 @@ def _match_columns(path: Path, header_row: int, header: list[Any]) -> _Columns:
     return _Columns(path, index, date_field)
 
 
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building many small objects that live on.
+
+    Building 100k records or patents triggers a collection every few hundred allocations, each walking
+    every object built so far: a third of the time. Nothing built here forms reference cycles.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+_ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+
+
 def _parse_rows(rows: Iterator[Row], columns: _Columns, header: list[Any]) -> tuple[list[PatentRecord], list[CellProblem]]:
     index = columns.index
     names = {name: _text(header[i]).strip() for name, i in index.items()}
     records: list[PatentRecord] = []
     problems: list[CellProblem] = []
+    canonical_cache: dict[str, str] = {}  # cited numbers repeat: each patent is cited several times
+    date_cache: dict[str, date] = {}
 
-    def get(values: Sequence[Any], name: str) -> Any:
-        i = index.get(name)
-        return values[i] if i is not None and i < len(values) else None
-
-    def numbers(row_no: int, values: Sequence[Any], name: str) -> tuple[str, ...]:
+    def numbers(row_no: int, value: Any, name: str) -> tuple[str, ...]:
         out: list[str] = []
-        for piece in split_cell(get(values, name)):
-            try:
-                out.append(canonical_publication_number(piece))
-            except ValueError as exc:
-                problems.append(CellProblem(row_no, names[name], piece, str(exc)))
+        for piece in split_cell(value):
+            number = canonical_cache.get(piece)
+            if number is None:
+                try:
+                    number = canonical_cache[piece] = canonical_publication_number(piece)
+                except ValueError as exc:
+                    problems.append(CellProblem(row_no, names[name], piece, str(exc)))
+                    continue
+            out.append(number)
         return tuple(dict.fromkeys(out))
 
-    def a_date(row_no: int, values: Sequence[Any], name: str, required: bool) -> date | None:
-        if name not in index:
-            return None
-        value = get(values, name)
+    def a_date(row_no: int, value: Any, name: str, required: bool) -> date | None:
         if isinstance(value, datetime):
             return value.date()
         if isinstance(value, date):
             return value
         text = _text(value).strip()
+        cached = date_cache.get(text)
+        if cached is not None:
+            return cached
         if not text:
             if required:
                 problems.append(CellProblem(row_no, names[name], "", "empty: the patent gets no year"))
             return None
         try:
-            return parse_date(text)
+            m = _ISO_DATE.fullmatch(text)
+            parsed = date(int(m[1]), int(m[2]), int(m[3])) if m else parse_date(text)
         except (ValueError, OverflowError):
             problems.append(CellProblem(row_no, names[name], text, f"{text!r} is not a date"))
             return None
+        if parsed is not None:
+            date_cache[text] = parsed
+        return parsed
 
-    for row_no, values in rows:
-        if not any(_text(v).strip() for v in values):
-            continue
-        raw_number = _text(get(values, "publication_number")).strip()
-        if not raw_number:
-            problems.append(CellProblem(row_no, names["publication_number"], "",
-                                        "empty: the row is not read without its publication number"))
-            continue
-        try:
-            number = canonical_publication_number(raw_number)
-        except ValueError as exc:
-            problems.append(CellProblem(row_no, names["publication_number"], raw_number,
-                                        f"{exc}: the row is not read"))
-            continue
-        application_date = a_date(row_no, values, "application_date", columns.date_field == "application_date")
-        publication_date = a_date(row_no, values, "publication_date", columns.date_field == "publication_date")
-        dated = application_date if columns.date_field == "application_date" else publication_date
-        applicants = split_cell(get(values, "standardised_applicants")) or split_cell(get(values, "applicants"))
-        if not applicants:
-            column = names.get("standardised_applicants") or names["applicants"]
-            problems.append(CellProblem(row_no, column, "", "empty: the patent belongs to no firm"))
-        records.append(PatentRecord(
-            row=row_no,
-            publication_number=number,
-            publication_number_raw=raw_number,
-            year=dated.year if dated is not None else None,
-            application_date=application_date,
-            publication_date=publication_date,
-            applicants=tuple(dict.fromkeys(applicants)),
-            cited=numbers(row_no, values, "cited"),
-            cited_applicants=tuple(dict.fromkeys(split_cell(get(values, "cited_applicants")))),
-            citing=numbers(row_no, values, "citing"),
-            citing_applicants=tuple(dict.fromkeys(split_cell(get(values, "citing_applicants")))),
-            application_number=_text(get(values, "application_number")).strip(),
-            title=_text(get(values, "title")).strip(),
-            patent_type=_text(get(values, "patent_type")).strip(),
-        ))
+    width = max(index.values()) + 1
+    fields = ("publication_number", "application_date", "publication_date", "standardised_applicants", "applicants",
+              "cited", "cited_applicants", "citing", "citing_applicants", "application_number", "title", "patent_type")
+    positions = [index.get(f, -1) for f in fields]  # an absent column reads the None appended to each row
+    by_application_date = columns.date_field == "application_date"
+    with _gc_paused():
+        for row_no, values in rows:
+            values = list(values)
+            if len(values) < width:
+                values.extend([None] * (width - len(values)))
+            values.append(None)
+            (number_cell, application_cell, publication_cell, standardised_cell, applicants_cell, cited_cell,
+             cited_applicants_cell, citing_cell, citing_applicants_cell, application_number_cell, title_cell,
+             type_cell) = (values[i] for i in positions)
+            raw_number = _text(number_cell).strip()
+            if not raw_number:
+                if any(_text(v).strip() for v in values):
+                    problems.append(CellProblem(row_no, names["publication_number"], "",
+                                                "empty: the row is not read without its publication number"))
+                continue  # else a blank row
+            try:
+                number = canonical_publication_number(raw_number)
+            except ValueError as exc:
+                problems.append(CellProblem(row_no, names["publication_number"], raw_number,
+                                            f"{exc}: the row is not read"))
+                continue
+            application_date = (a_date(row_no, application_cell, "application_date", by_application_date)
+                                if "application_date" in index else None)
+            publication_date = (a_date(row_no, publication_cell, "publication_date", not by_application_date)
+                                if "publication_date" in index else None)
+            dated = application_date if by_application_date else publication_date
+            applicants = split_cell(standardised_cell) or split_cell(applicants_cell)
+            if not applicants:
+                column = names.get("standardised_applicants") or names["applicants"]
+                problems.append(CellProblem(row_no, column, "", "empty: the patent belongs to no firm"))
+            records.append(PatentRecord(
+                row=row_no,
+                publication_number=number,
+                publication_number_raw=raw_number,
+                year=dated.year if dated is not None else None,
+                application_date=application_date,
+                publication_date=publication_date,
+                applicants=tuple(dict.fromkeys(applicants)),
+                cited=numbers(row_no, cited_cell, "cited"),
+                cited_applicants=tuple(dict.fromkeys(split_cell(cited_applicants_cell))),
+                citing=numbers(row_no, citing_cell, "citing"),
+                citing_applicants=tuple(dict.fromkeys(split_cell(citing_applicants_cell))),
+                application_number=_text(application_number_cell).strip(),
+                title=_text(title_cell).strip(),
+                patent_type=_text(type_cell).strip(),
+            ))
     return records, problems
 
 
@@ -521,27 +579,34 @@ class _Names:
 
     def __init__(self, aliases: Mapping[str, str] | None) -> None:
         self.alias: dict[str, str] = {}
-        self.display: dict[str, str] = {}
+        self._display: dict[str, str] = {}  # from the alias table, then from applicant cells
+        self._cell_display: dict[str, str] = {}  # from 引证申请人 / 被引证申请人, for names seen only there
         self._cache: dict[str, str] = {}
         for alias, firm in (aliases or {}).items():
             firm_key = applicant_key(firm)
             self.alias[applicant_key(alias)] = firm_key
-            self.display.setdefault(firm_key, firm.strip())  # the alias table's spelling wins
+            self._display.setdefault(firm_key, firm.strip())  # the alias table's spelling wins
 
-    def keys(self, names: Iterable[str]) -> frozenset[str]:
+    def keys(self, names: Iterable[str], applicants: bool) -> frozenset[str]:
+        """Keys of ``names``; ``applicants`` says whether they come from a patent's own applicant cell."""
+        display = self._display if applicants else self._cell_display
         out = []
         for name in names:
             key = self._cache.get(name)
             if key is None:
                 key = applicant_key(name)
                 key = self.alias.get(key, key)
-                self.display.setdefault(key, name.strip())
                 self._cache[name] = key
+            if key not in display:
+                display[key] = name.strip()
             out.append(key)
         return frozenset(out)
 
+    def display(self, key: str) -> str:
+        return self._display.get(key) or self._cell_display[key]
 
-@dataclass
+
+@dataclass(slots=True)
 class _Patent:
     number: str
     rows: list[int]
@@ -549,127 +614,124 @@ class _Patent:
     applicants: frozenset[str]  # keys
     cited_cell: frozenset[str]  # keys of the joined 引证申请人 cell(s)
     citing_cell: frozenset[str]  # keys of the joined 被引证申请人 cell(s)
-    listed_cited: set[str] = field(default_factory=set)
-    listed_citing: set[str] = field(default_factory=set)
+    listed_cited: set[str]
+    listed_citing: set[str]
 
 
 @dataclass
 class _CitationData:
     names: _Names
     patents: dict[str, _Patent]  # in the export, by canonical number
-    attributed: dict[str, frozenset[str]]  # outside the export, applicants from a one-patent cell
+    known: dict[str, frozenset[str]]  # applicant keys of every node whose applicants are known
+    attributed: set[str]  # nodes outside the export whose applicants come from a one-patent cell
     cites: dict[str, list[str]]  # node -> cited nodes (deduplicated)
     cited_by: dict[str, list[str]]  # node -> citing nodes
     last_year: int | None
-
-    def applicants_of(self, number: str) -> frozenset[str] | None:
-        patent = self.patents.get(number)
-        if patent is not None:
-            return patent.applicants
-        return self.attributed.get(number)
 
 
 def _citation_data(records: Iterable[PatentRecord], aliases: Mapping[str, str] | None) -> _CitationData:
     names = _Names(aliases)
     patents: dict[str, _Patent] = {}
-    for record in records:
-        patent = patents.get(record.publication_number)
-        applicants = names.keys(record.applicants)
-        cited_cell = names.keys(record.cited_applicants)
-        citing_cell = names.keys(record.citing_applicants)
-        if patent is None:
-            patent = patents[record.publication_number] = _Patent(
-                record.publication_number, [record.row], record.year, applicants, cited_cell, citing_cell)
-        else:  # the same patent exported twice (A and B publications): merge
-            patent.rows.append(record.row)
-            if record.year is not None and (patent.year is None or record.year < patent.year):
-                patent.year = record.year
-            patent.applicants |= applicants
-            patent.cited_cell |= cited_cell
-            patent.citing_cell |= citing_cell
-        patent.listed_cited.update(n for n in record.cited if n != record.publication_number)
-        patent.listed_citing.update(n for n in record.citing if n != record.publication_number)
+    with _gc_paused():
+        for record in records:
+            number = record.publication_number
+            patent = patents.get(number)
+            applicants = names.keys(record.applicants, applicants=True)
+            cited_cell = names.keys(record.cited_applicants, applicants=False)
+            citing_cell = names.keys(record.citing_applicants, applicants=False)
+            if patent is None:
+                patent = patents[number] = _Patent(number, [record.row], record.year, applicants, cited_cell,
+                                                   citing_cell, set(record.cited), set(record.citing))
+            else:  # the same patent exported twice (A and B publications): merge
+                patent.rows.append(record.row)
+                if record.year is not None and (patent.year is None or record.year < patent.year):
+                    patent.year = record.year
+                patent.applicants |= applicants
+                patent.cited_cell |= cited_cell
+                patent.citing_cell |= citing_cell
+                patent.listed_cited.update(record.cited)
+                patent.listed_citing.update(record.citing)
 
-    # A cell belongs to its one patent when the row lists exactly one: attributable applicants.
-    attributed: dict[str, set[str]] = defaultdict(set)
-    cites: dict[str, dict[str, None]] = defaultdict(dict)  # dicts keep insertion order, deduplicate
-    cited_by: dict[str, dict[str, None]] = defaultdict(dict)
-    for number, patent in patents.items():
-        for listed, cell in ((patent.listed_cited, patent.cited_cell), (patent.listed_citing, patent.citing_cell)):
-            if len(listed) == 1 and cell:
-                (other,) = listed
-                if other not in patents:
-                    attributed[other] |= cell
-        for cited in patent.listed_cited:
-            cites[number][cited] = None
-            cited_by[cited][number] = None
-        for citing in patent.listed_citing:
-            cites[citing][number] = None
-            cited_by[number][citing] = None
-    years = [p.year for p in patents.values() if p.year is not None]
-    return _CitationData(
-        names=names,
-        patents=patents,
-        attributed={n: frozenset(a) for n, a in attributed.items()},
-        cites={n: list(c) for n, c in cites.items()},
-        cited_by={n: list(c) for n, c in cited_by.items()},
-        last_year=max(years) if years else None,
-    )
-
-
-@dataclass
-class _Tally:
-    """Citations of one kind (backward or forward) from one patent, seen from one set of applicants."""
-
-    total: int = 0
-    self_cites: int = 0  # determined self-citations
-    undetermined: int = 0
-    cites_own: bool = False  # at least one self-citation is certain
-    possibly_cites_own: bool = False
-
-    def add(self, other: _Tally) -> None:
-        self.total += other.total
-        self.self_cites += other.self_cites
-        self.undetermined += other.undetermined
+        known: dict[str, frozenset[str]] = {number: patent.applicants for number, patent in patents.items()}
+        # A cell belongs to its one patent when the row lists exactly one: attributable applicants.
+        attributed: dict[str, set[str]] = defaultdict(set)
+        cites: dict[str, dict[str, None]] = defaultdict(dict)  # dicts keep insertion order, deduplicate
+        cited_by: dict[str, dict[str, None]] = defaultdict(dict)
+        for number, patent in patents.items():
+            # a grant citing its own application publication is the same patent: not a citation
+            patent.listed_cited.discard(number)
+            patent.listed_citing.discard(number)
+            for listed, cell in ((patent.listed_cited, patent.cited_cell), (patent.listed_citing, patent.citing_cell)):
+                if len(listed) == 1 and cell:
+                    (other,) = listed
+                    if other not in known:
+                        attributed[other] |= cell
+            for cited in patent.listed_cited:
+                cites[number][cited] = None
+                cited_by[cited][number] = None
+            for citing in patent.listed_citing:
+                cites[citing][number] = None
+                cited_by[number][citing] = None
+        for number, cell in attributed.items():
+            known[number] = frozenset(cell)
+        years = [p.year for p in patents.values() if p.year is not None]
+        return _CitationData(
+            names=names,
+            patents=patents,
+            known=known,
+            attributed=set(attributed),
+            cites={n: list(c) for n, c in cites.items()},
+            cited_by={n: list(c) for n, c in cited_by.items()},
+            last_year=max(years) if years else None,
+        )
 
 
-def _tally(data: _CitationData, side: frozenset[str], neighbours: list[str], cell: frozenset[str]) -> _Tally:
-    tally = _Tally(total=len(neighbours))
-    unknown = 0
-    covered: set[str] = set()  # the side's applicants found on neighbours with known applicants
+# One patent's citations of one kind (backward or forward), seen from one set of applicants (the side):
+# (citations, determined self-citations, undetermined, certainly cites own, possibly cites own).
+_Tally = tuple[int, int, int, bool, bool]
+
+
+def _tally(known: Mapping[str, frozenset[str]], side: frozenset[str], neighbours: list[str],
+           cell: frozenset[str]) -> _Tally:
+    self_cites = unknown = undetermined = 0
     for number in neighbours:
-        applicants = data.applicants_of(number)
+        applicants = known.get(number)
         if applicants is None:
             unknown += 1
         elif not applicants.isdisjoint(side):
-            tally.self_cites += 1
-            covered |= applicants & side
+            self_cites += 1
     some_unknown_is_own = False
     if unknown:
         named = cell & side
         if not cell:
-            tally.undetermined = unknown
+            undetermined = unknown
         elif not named:
             pass  # the joined cell names none of the side's applicants: none of the unknown ones is self
         elif cell <= side:
-            tally.self_cites += unknown  # the joined cell names only the side's applicants: all are self
+            self_cites += unknown  # the joined cell names only the side's applicants: all are self
         else:
-            tally.undetermined = unknown
+            undetermined = unknown
+            # the cell names one of the side's applicants that no cited patent with known applicants has:
+            # a cited patent with unknown applicants must have it
+            covered: set[str] = set()
+            for number in neighbours:
+                applicants = known.get(number)
+                if applicants is not None:
+                    covered |= applicants & side
             some_unknown_is_own = not named <= covered
-    tally.cites_own = tally.self_cites > 0 or some_unknown_is_own
-    tally.possibly_cites_own = tally.cites_own or tally.undetermined > 0
-    return tally
+    cites_own = self_cites > 0 or some_unknown_is_own
+    return len(neighbours), self_cites, undetermined, cites_own, cites_own or undetermined > 0
 
 
-def _shares(prefix: str, tally: _Tally) -> dict[str, Any]:
-    determined = tally.total - tally.undetermined
+def _shares(prefix: str, total: int, self_cites: int, undetermined: int) -> dict[str, Any]:
+    determined = total - undetermined
     return {
-        f"{prefix}_citations": tally.total,
-        f"{prefix}_self_citations": tally.self_cites,
-        f"{prefix}_undetermined": tally.undetermined,
-        f"{prefix}_self_share": tally.self_cites / determined if determined else math.nan,
-        f"{prefix}_self_share_lower": tally.self_cites / tally.total if tally.total else math.nan,
-        f"{prefix}_self_share_upper": (tally.self_cites + tally.undetermined) / tally.total if tally.total else math.nan,
+        f"{prefix}_citations": total,
+        f"{prefix}_self_citations": self_cites,
+        f"{prefix}_undetermined": undetermined,
+        f"{prefix}_self_share": self_cites / determined if determined else math.nan,
+        f"{prefix}_self_share_lower": self_cites / total if total else math.nan,
+        f"{prefix}_self_share_upper": (self_cites + undetermined) / total if total else math.nan,
     }
 
 
@@ -689,26 +751,32 @@ def build_citation_graph(records: Iterable[PatentRecord], aliases: Mapping[str, 
     data = _citation_data(records, aliases)
     display = data.names.display
     graph = nx.DiGraph()
-    for number, patent in data.patents.items():
-        graph.add_node(number, applicants=frozenset(display[k] for k in patent.applicants), applicants_known=True,
-                       year=patent.year, in_export=True)
-    for source, targets in data.cites.items():
-        for target in targets:
-            for number in (source, target):
-                if number not in graph:
-                    known = data.attributed.get(number)
-                    graph.add_node(number, applicants=frozenset(display[k] for k in known or ()),
-                                   applicants_known=known is not None, year=None, in_export=False)
-            graph.add_edge(source, target)
-    # Each edge's status from the exported end's point of view, with that end's joined cell.
-    for number, patent in data.patents.items():
-        for neighbours, cell, edge in ((data.cites.get(number, []), patent.cited_cell, lambda n: (number, n)),
-                                       (data.cited_by.get(number, []), patent.citing_cell, lambda n: (n, number))):
-            for other in neighbours:
-                one = _tally(data, patent.applicants, [other], cell)
-                status = "unknown" if one.undetermined else ("yes" if one.self_cites else "no")
-                graph.edges[edge(other)]["self_citation"] = status
+    with _gc_paused():
+        graph.add_nodes_from(
+            (number, {"applicants": frozenset(display(k) for k in patent.applicants), "applicants_known": True,
+                      "year": patent.year, "in_export": True})
+            for number, patent in data.patents.items())
+        outside = {n for n in data.cited_by if n not in data.patents} | {n for n in data.cites if n not in data.patents}
+        graph.add_nodes_from(
+            (number, {"applicants": frozenset(display(k) for k in data.known.get(number, ())),
+                      "applicants_known": number in data.known, "year": None, "in_export": False})
+            for number in sorted(outside))
+        # Each edge's status from its exported end, with that end's joined cell; an edge between two
+        # exported patents gets the same status from either end.
+        edges = []
+        for number, patent in data.patents.items():
+            for other in data.cites.get(number, ()):
+                edges.append((number, other, _edge_status(data.known, patent.applicants, other, patent.cited_cell)))
+            for other in data.cited_by.get(number, ()):
+                if other not in data.patents:
+                    edges.append((other, number, _edge_status(data.known, patent.applicants, other, patent.citing_cell)))
+        graph.add_edges_from((u, v, {"self_citation": status}) for u, v, status in edges)
     return graph
+
+
+def _edge_status(known: Mapping[str, frozenset[str]], side: frozenset[str], other: str, cell: frozenset[str]) -> str:
+    _, self_cites, undetermined, _, _ = _tally(known, side, [other], cell)
+    return "unknown" if undetermined else ("yes" if self_cites else "no")
 
 
 def write_graphml(graph: nx.DiGraph, path: str | Path) -> Path:
@@ -733,32 +801,6 @@ def write_graphml(graph: nx.DiGraph, path: str | Path) -> Path:
     return Path(path)
 
 
-def self_citation_by_patent(records: Iterable[PatentRecord], aliases: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """One row per patent of the export (merged by canonical number): backward and forward self-citation,
-    where a self-citation is an overlap of the citing and cited applicant sets."""
-    import pandas as pd
-
-    data = _citation_data(records, aliases)
-    rows = []
-    for number in sorted(data.patents):
-        patent = data.patents[number]
-        backward = _tally(data, patent.applicants, data.cites.get(number, []), patent.cited_cell)
-        forward = _tally(data, patent.applicants, data.cited_by.get(number, []), patent.citing_cell)
-        rows.append({
-            "publication_number": number,
-            "rows": "; ".join(str(r) for r in patent.rows),
-            "year": patent.year,
-            "applicants": "; ".join(sorted(data.names.display[k] for k in patent.applicants)),
-            **_shares("backward", backward),
-            **_shares("forward", forward),
-            "cites_own": backward.cites_own,
-            "possibly_cites_own": backward.possibly_cites_own,
-        })
-    frame = pd.DataFrame(rows, columns=_PATENT_COLUMNS)
-    frame["year"] = frame["year"].astype("Int64")
-    return frame
-
-
 _COUNT_PREFIXES = ("backward", "forward")
 _SHARE_COLUMNS = [f"{p}_{s}" for p in _COUNT_PREFIXES
                   for s in ("citations", "self_citations", "undetermined", "self_share", "self_share_lower",
@@ -771,59 +813,95 @@ _FIRM_COLUMNS = ["firm", "n_patents", "n_years", "first_year", "last_year", *_SH
                  "self_citation_years", "continuity_longest", "continuity_current", "continuity_through"]
 
 
-@dataclass
-class _FirmYear:
-    n_patents: int = 0
-    backward: _Tally = field(default_factory=_Tally)
-    forward: _Tally = field(default_factory=_Tally)
-    citing_own: int = 0
-    possibly_citing_own: int = 0
+def self_citation_by_patent(records: Iterable[PatentRecord], aliases: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """One row per patent of the export (merged by canonical number): backward and forward self-citation,
+    where a self-citation is an overlap of the citing and cited applicant sets."""
+    import pandas as pd
 
-    def row(self) -> dict[str, Any]:
-        return {
-            "n_patents": self.n_patents,
-            **_shares("backward", self.backward),
-            **_shares("forward", self.forward),
-            "patents_citing_own": self.citing_own,
-            "patents_possibly_citing_own": self.possibly_citing_own,
-            "citing_own_share": self.citing_own / self.n_patents if self.n_patents else math.nan,
-            "citing_own_share_upper": self.possibly_citing_own / self.n_patents if self.n_patents else math.nan,
-        }
+    data = _citation_data(records, aliases)
+    display = data.names.display
+    rows = []
+    with _gc_paused():
+        for number in sorted(data.patents):
+            patent = data.patents[number]
+            backward = _tally(data.known, patent.applicants, data.cites.get(number, []), patent.cited_cell)
+            forward = _tally(data.known, patent.applicants, data.cited_by.get(number, []), patent.citing_cell)
+            rows.append({
+                "publication_number": number,
+                "rows": "; ".join(str(r) for r in patent.rows),
+                "year": patent.year,
+                "applicants": "; ".join(sorted(display(k) for k in patent.applicants)),
+                **_shares("backward", *backward[:3]),
+                **_shares("forward", *forward[:3]),
+                "cites_own": backward[3],
+                "possibly_cites_own": backward[4],
+            })
+    frame = pd.DataFrame(rows, columns=_PATENT_COLUMNS)
+    frame["year"] = frame["year"].astype("Int64")
+    return frame
 
 
-def _firm_years(data: _CitationData) -> dict[tuple[str, int | None], _FirmYear]:
-    cells: dict[tuple[str, int | None], _FirmYear] = defaultdict(_FirmYear)
+# Per firm-year counters, in this order: patents, then backward citations, self-citations, undetermined,
+# then the same forward, then patents certainly and possibly citing their firm's own patents.
+_N_COUNTS = 9
+
+
+def _counts_row(counts: Sequence[int]) -> dict[str, Any]:
+    n_patents, citing_own, possibly_citing_own = counts[0], counts[7], counts[8]
+    return {
+        "n_patents": n_patents,
+        **_shares("backward", *counts[1:4]),
+        **_shares("forward", *counts[4:7]),
+        "patents_citing_own": citing_own,
+        "patents_possibly_citing_own": possibly_citing_own,
+        "citing_own_share": citing_own / n_patents if n_patents else math.nan,
+        "citing_own_share_upper": possibly_citing_own / n_patents if n_patents else math.nan,
+    }
+
+
+def _firm_years(data: _CitationData) -> dict[tuple[str, int | None], list[int]]:
+    cells: dict[tuple[str, int | None], list[int]] = {}
+    known = data.known
+    no_neighbours: list[str] = []
     for number, patent in data.patents.items():
-        cited = data.cites.get(number, [])
-        citing = data.cited_by.get(number, [])
+        cited = data.cites.get(number, no_neighbours)
+        citing = data.cited_by.get(number, no_neighbours)
         for firm in patent.applicants:
             side = frozenset((firm,))
-            backward = _tally(data, side, cited, patent.cited_cell)
-            forward = _tally(data, side, citing, patent.citing_cell)
-            cell = cells[(firm, patent.year)]
-            cell.n_patents += 1
-            cell.backward.add(backward)
-            cell.forward.add(forward)
-            cell.citing_own += backward.cites_own
-            cell.possibly_citing_own += backward.possibly_cites_own
+            b_total, b_self, b_undetermined, cites_own, possibly = _tally(known, side, cited, patent.cited_cell)
+            f_total, f_self, f_undetermined, _, _ = _tally(known, side, citing, patent.citing_cell)
+            key = (firm, patent.year)
+            cell = cells.get(key)
+            if cell is None:
+                cell = cells[key] = [0] * _N_COUNTS
+            cell[0] += 1
+            cell[1] += b_total
+            cell[2] += b_self
+            cell[3] += b_undetermined
+            cell[4] += f_total
+            cell[5] += f_self
+            cell[6] += f_undetermined
+            cell[7] += cites_own
+            cell[8] += possibly
     return cells
+
+
+def _year_order(year: int | None) -> tuple[bool, int]:
+    return (year is None, year or 0)
 
 
 def self_citation_by_firm_year(records: Iterable[PatentRecord], aliases: Mapping[str, str] | None = None) -> pd.DataFrame:
     """One row per firm (every standardised applicant, subsidiaries mapped to their parent) and application
     year; undated patents form a row with an empty year. A citation is the firm's self-citation when the
     cited (or, forward, the citing) patent has the firm among its applicants."""
-    data = _citation_data(records, aliases)
-    return _firm_year_frame(data, _firm_years(data))
-
-
-def _firm_year_frame(data: _CitationData, cells: Mapping[tuple[str, int | None], _FirmYear]) -> pd.DataFrame:
     import pandas as pd
 
+    data = _citation_data(records, aliases)
     display = data.names.display
-    ordered = sorted(cells.items(), key=lambda item: (display[item[0][0]], item[0][1] is None, item[0][1] or 0))
-    rows = [{"firm": display[firm], "year": year, **cell.row(), "has_self_citation": cell.citing_own > 0}
-            for (firm, year), cell in ordered]
+    cells = _firm_years(data)
+    ordered = sorted(cells.items(), key=lambda item: (display(item[0][0]), _year_order(item[0][1])))
+    rows = [{"firm": display(firm), "year": year, **_counts_row(counts), "has_self_citation": counts[7] > 0}
+            for (firm, year), counts in ordered]
     frame = pd.DataFrame(rows, columns=_FIRM_YEAR_COLUMNS)
     frame["year"] = frame["year"].astype("Int64")
     return frame
@@ -854,28 +932,21 @@ def self_citation_by_firm(
     import pandas as pd
 
     data = _citation_data(records, aliases)
-    cells = _firm_years(data)
     through = last_year if last_year is not None else data.last_year
-    by_firm: dict[str, dict[int | None, _FirmYear]] = defaultdict(dict)
-    for (firm, year), cell in cells.items():
-        by_firm[firm][year] = cell
+    by_firm: dict[str, dict[int | None, list[int]]] = defaultdict(dict)
+    for (firm, year), counts in _firm_years(data).items():
+        by_firm[firm][year] = counts
     display = data.names.display
     rows = []
-    for firm in sorted(by_firm, key=lambda k: display[k]):
+    for firm in sorted(by_firm, key=display):
         years = by_firm[firm]
-        pooled = _FirmYear()
-        for cell in years.values():
-            pooled.n_patents += cell.n_patents
-            pooled.backward.add(cell.backward)
-            pooled.forward.add(cell.forward)
-            pooled.citing_own += cell.citing_own
-            pooled.possibly_citing_own += cell.possibly_citing_own
+        pooled = [sum(column) for column in zip(*years.values())]
         dated = [y for y in years if y is not None]
-        self_years = {y for y, cell in years.items() if y is not None and cell.citing_own > 0}
+        self_years = {y for y, counts in years.items() if y is not None and counts[7] > 0}
         longest, current = _runs(self_years, through)
         rows.append({
-            "firm": display[firm],
-            **pooled.row(),
+            "firm": display(firm),
+            **_counts_row(pooled),
             "n_years": len(dated),
             "first_year": min(dated) if dated else None,
             "last_year": max(dated) if dated else None,
