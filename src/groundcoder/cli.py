@@ -110,15 +110,54 @@ def pretrain(config: Path = typer.Option(Path("configs/pretrain.yaml"), help="Pr
 
 
 @app.command()
-def code(config: Path = typer.Option(Path("configs/code.yaml"), help="Auto-coding config (YAML).")) -> None:
-    """Auto-code new documents with a trained model."""
-    _not_built("code", 6)
+def code(
+    model: Optional[str] = typer.Option(None, "--model", help="models/runs/<run_id>, a model folder, or current (default: the config's)."),
+    input_: Optional[list[Path]] = typer.Option(
+        None, "--input", help="Documents (a folder or files: PDF, txt, md, docx, html) or one table (.csv/.xlsx/.jsonl with id, text)."
+    ),
+    store: Optional[Path] = typer.Option(None, "--store", help="Project store: code its documents (see --firms) and keep the suggestions."),
+    firms: Optional[list[str]] = typer.Option(None, "--firms", help="Firm codes, comma-separated or repeated."),
+    docs: Optional[list[str]] = typer.Option(None, "--doc", help="Stored document ids, comma-separated or repeated."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default: the config's, code-output)."),
+    runtime: Optional[str] = typer.Option(None, "--runtime", help="torch (default) or onnx (int8 ONNX Runtime; pip install onnx onnxruntime)."),
+    unit: Optional[str] = typer.Option(None, "--unit", help="sentence or paragraph."),
+    top_k: Optional[int] = typer.Option(None, "--top-k", help="At most this many suggestions per segment (default 3)."),
+    allow_fallback: Optional[bool] = typer.Option(
+        None, "--allow-fallback/--no-fallback", help="ONNX: use PyTorch if the ONNX labels disagree on the reference set."
+    ),
+    store_write: Optional[bool] = typer.Option(None, "--store-write/--no-store-write", help="Add the suggestions to the store as model codings."),
+    config: Optional[Path] = typer.Option(None, "--config", help="Auto-coding config (YAML); default configs/code.yaml."),
+) -> None:
+    """Auto-code documents with a trained model: suggestions.csv/.xlsx, a per-firm summary, codings in the store."""
+    from .inference.commands import code_command
+
+    code_command(
+        typer.echo, config=config, model=model, inputs=input_, store=store, firms=firms, docs=docs, out=out, runtime=runtime,
+        unit=unit, top_k=top_k, allow_fallback=allow_fallback, write_store=store_write,
+    )
 
 
 @app.command()
-def queue() -> None:
-    """Rank uncoded segments for the researcher to code next (active learning)."""
-    _not_built("queue", 6)
+def queue(
+    model: Optional[str] = typer.Option(None, "--model", help="models/runs/<run_id>, a model folder, or current (default: the config's)."),
+    store: Path = typer.Option(Path("project.sqlite"), "--store", help="Project store whose uncoded segments are ranked."),
+    n: Optional[int] = typer.Option(None, "--n", help="How many segments to queue (default 50)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default: queue-output)."),
+    firms: Optional[list[str]] = typer.Option(None, "--firms", help="Only these firms' documents, comma-separated or repeated."),
+    unit: Optional[str] = typer.Option(None, "--unit", help="sentence or paragraph."),
+    strategy: Optional[str] = typer.Option(None, "--strategy", help="Uncertainty: margin (default) or entropy."),
+    diversity: Optional[str] = typer.Option(None, "--diversity", help="jaccard (default), embedding or none."),
+    runtime: Optional[str] = typer.Option(None, "--runtime", help="torch (default) or onnx."),
+    qdpx: Optional[bool] = typer.Option(None, "--qdpx/--no-qdpx", help="Also write queue.qdpx for NVivo, ATLAS.ti, MAXQDA, QualCoder."),
+    config: Optional[Path] = typer.Option(None, "--config", help="Config (YAML, section queue:); default configs/code.yaml."),
+) -> None:
+    """Rank uncoded segments for the researcher to code next (uncertainty + diversity), as xlsx and .qdpx."""
+    from .inference.commands import queue_command
+
+    queue_command(
+        typer.echo, config=config, model=model, store=store, n=n, out=out, firms=firms, unit=unit, strategy=strategy,
+        diversity=diversity, runtime=runtime, qdpx=qdpx,
+    )
 
 
 @qdpx_app.command("export")

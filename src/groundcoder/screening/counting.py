@@ -10,8 +10,8 @@ token equal to a keyword is one hit. Counts are identical to this plain loop::
 
 but far faster: jieba cuts text into blocks (maximal runs of its ``re_han`` characters) and segments
 each block on its own, and a token equal to a keyword is a substring of its block, so only blocks
-where Aho-Corasick finds a keyword need segmenting. jieba's global tokenizer is never touched: each
-counter has its own ``jieba.Tokenizer``.
+where a keyword occurs as a substring need segmenting (found by multi-keyword matching, see
+``matching``). jieba's global tokenizer is never touched: counters use a private ``jieba.Tokenizer``.
 
 The token denominator needs every block segmented. jieba-rs (``rjieba``), given the same words with
 the same frequencies and the same total, segments blocks identically except where a block holds
@@ -19,8 +19,13 @@ ASCII punctuation (``+#&._%-``: dates, decimals, web addresses), which jieba's H
 its own way; those blocks are counted by jieba itself, or by an exact re-implementation of that
 fallback for pure-ASCII blocks. Tests compare the total with plain jieba's.
 
-``fast`` mode matches on normalised text (NFKC, white space removed, ASCII lower case) with
-leftmost-longest Aho-Corasick, so 移动互联 inside 移动互联网 is not counted twice.
+``fast`` mode matches on normalised text (NFKC, white space removed, ASCII lower case) leftmost-
+longest (``matching``: a prefiltered trie regex, or pyahocorasick's ``iter_long``, same hits), so
+移动互联 inside 移动互联网 is not counted twice.
+
+Negation (``negation_window`` > 0): a hit with 没/无/不/未/非 among the N characters before it (white
+space skipped) is counted apart as negated, unless that character starts a word that negates
+nothing (不断, 未来, 非公开 ...).
 
 Tokens are the words jieba produces from its blocks: punctuation and white space are not tokens.
 Characters are the text's code points other than white space.
@@ -39,7 +44,9 @@ from functools import lru_cache
 from typing import Any
 
 from ..errors import InputError
-from .dictionaries import Keyword, normalise_text
+from .dictionaries import Keyword
+from .matching import ENGINES, LeftmostLongest
+from .normalise import FastNormaliser, normalise_text, text_stats
 
 MODES = ("jieba", "fast")
 SCOPES = ("whole", "mdna")
@@ -54,10 +61,12 @@ COUNTING_VERSION = 1
 # Texts whose share of Chinese characters is below this are reported as not Chinese, not counted as 0.
 MIN_HAN_SHARE = 0.2
 
-_HAN_CHAR = re.compile("[\u4e00-\u9fff\u3400-\u4dbf]")
 # jieba-rs and jieba's HMM fallback split runs holding these characters differently.
 _ASCII_PUNCT = re.compile(r"[+#&._%\-]")
 # jieba's finalseg cut of a buffer without Chinese: re_skip's matches and the pieces between them.
+# Blocks remembered per counter: boilerplate and the demo panel's templates repeat blocks a lot.
+_SEGMENT_CACHE_SIZE = 50_000
+_FINALSEG_HAN = re.compile("([\u4e00-\u9fd5]+)")  # jieba.finalseg's re_han
 _FINALSEG_PIECE = re.compile(r"[a-zA-Z0-9]+(?:\.\d+)?%?|[^a-zA-Z0-9\n]+")
 
 
@@ -73,6 +82,7 @@ class CountOptions:
     tokens: bool = True  # count jieba tokens for the per-10k-token denominator
     hmm: bool = True  # jieba.lcut's default
     token_backend: str = "auto"  # auto: rjieba if installed, else jieba itself (slow, identical)
+    matcher: str = "regex"  # fast mode's leftmost-longest engine: regex or ahocorasick (same hits)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -81,6 +91,8 @@ class CountOptions:
             raise InputError(None, f"counting scope {self.scope!r} is not one of {', '.join(SCOPES)}")
         if self.token_backend not in TOKEN_BACKENDS:
             raise InputError(None, f"token backend {self.token_backend!r} is not one of {', '.join(TOKEN_BACKENDS)}")
+        if self.matcher not in ENGINES:
+            raise InputError(None, f"matcher {self.matcher!r} is not one of {', '.join(ENGINES)}")
         if not isinstance(self.negation_window, int) or self.negation_window < 0:
             raise InputError(None, f"negation window {self.negation_window!r} should be a whole number >= 0")
         object.__setattr__(self, "negation_exceptions", tuple(self.negation_exceptions))
@@ -88,11 +100,9 @@ class CountOptions:
     def resolved_backend(self) -> str:
         if self.token_backend != "auto":
             return self.token_backend
-        try:
-            import rjieba  # noqa: F401
-        except ImportError:
-            return "jieba"
-        return "rjieba"
+        import importlib.util
+
+        return "rjieba" if importlib.util.find_spec("rjieba") is not None else "jieba"
 
     def cache_key(self, keywords: Sequence[str]) -> str:
         """Hash of everything that decides a document's counts: keywords, options, versions."""
@@ -181,14 +191,43 @@ def _quiet_jieba_logger():
 
 def private_tokenizer(keywords: Sequence[str]):
     """A fresh ``jieba.Tokenizer`` with the default dictionary and ``keywords`` added in order."""
+    return _build_tokenizer(tuple(keywords))[0]
+
+
+@lru_cache(maxsize=2)
+def _tokenizer_and_offset(keywords: tuple[str, ...]) -> tuple[Any, int]:
+    """Shared by the counters of one process with the same keywords (loading jieba's dictionary takes
+    a second or more); nothing changes a tokenizer after it is built."""
+    return _build_tokenizer(keywords)
+
+
+@lru_cache(maxsize=2)
+def _rust_tokenizer(keywords: tuple[str, ...]) -> Any:
+    """jieba-rs with the same keywords, frequencies and total as the private jieba tokenizer."""
+    import rjieba
+
+    tokenizer, preexisting = _tokenizer_and_offset(keywords)
+    rust = rjieba.Jieba()
+    for word in keywords:
+        rust.add_word(word, tokenizer.FREQ[word], None)
+    # jieba adds a re-added word's new frequency to its total; jieba-rs also subtracts the old one.
+    # The route probabilities divide by the total, so make the totals equal.
+    if preexisting:
+        rust.add_word("\u2063groundcoder-total-offset", preexisting, None)  # never inside a jieba block
+    return rust
+
+
+def _build_tokenizer(keywords: tuple[str, ...]) -> tuple[Any, int]:
+    """A private tokenizer, and the summed default-dictionary frequency of the keywords it re-added."""
     import jieba
 
     tokenizer = jieba.Tokenizer()
     with _quiet_jieba_logger():
         tokenizer.initialize()
+    preexisting = sum(tokenizer.FREQ.get(word, 0) for word in dict.fromkeys(keywords))
     for word in keywords:
         tokenizer.add_word(word)
-    return tokenizer
+    return tokenizer, preexisting
 
 
 # --------------------------------------------------------------------------------------------------
@@ -207,110 +246,75 @@ class KeywordCounter:
             check_jieba_keywords(keywords)
         self._tokenizer = None
         self._rjieba = None
-        self._exact = None  # Aho-Corasick over the keywords as written (jieba mode candidates)
-        self._normalised = None  # Aho-Corasick over normalised keywords (fast mode)
-        self._ascii_dict_words = None
+        # Keywords as written: finds the blocks jieba must segment (any occurrence lies in a match).
+        self._exact = LeftmostLongest(self.keywords)
+        # Normalised keywords (fast mode); two spellings with one normal form share the hits.
+        self._by_form: dict[str, tuple[str, ...]] = {}
+        for word in self.keywords:
+            form = normalise_text(word)
+            self._by_form[form] = (*self._by_form.get(form, ()), word)
+        self._normalised = LeftmostLongest(self._by_form, engine=self.options.matcher)
+        self._ascii_dict_words: LeftmostLongest | None = None
+        self._segment_cache: dict[str, tuple[str, ...]] = {}
+        self._hmm_cache: dict[str, int] = {}
+        self._normaliser: FastNormaliser | None = None
         self.token_backend = self.options.resolved_backend() if self.options.tokens else None
 
     # -- lazy parts, so a fast-mode counter without tokens never loads jieba --------------------------
 
     def _jieba(self):
         if self._tokenizer is None:
-            self._tokenizer = private_tokenizer(self.keywords)
+            self._tokenizer = _tokenizer_and_offset(tuple(self.keywords))[0]
         return self._tokenizer
 
-    def _exact_automaton(self):
-        if self._exact is None:
-            import ahocorasick
-
-            automaton = ahocorasick.Automaton()
-            for word in self.keywords:
-                automaton.add_word(word, len(word))
-            automaton.make_automaton()
-            self._exact = automaton
-        return self._exact
-
-    def _normalised_automaton(self):
-        if self._normalised is None:
-            import ahocorasick
-
-            by_form: dict[str, list[str]] = {}
-            for word in self.keywords:
-                by_form.setdefault(normalise_text(word), []).append(word)
-            automaton = ahocorasick.Automaton()
-            for form, words in by_form.items():
-                if form:
-                    automaton.add_word(form, (len(form), tuple(words)))
-            automaton.make_automaton()
-            self._normalised = automaton
-        return self._normalised
-
     def _rjieba_tokenizer(self):
-        """jieba-rs with the same keywords, frequencies and total as the private jieba tokenizer."""
         if self._rjieba is None:
-            import jieba
-            import rjieba
-
-            plain = jieba.Tokenizer()
-            with _quiet_jieba_logger():
-                plain.initialize()
-            tokenizer = self._jieba()
-            rust = rjieba.Jieba()
-            for word in self.keywords:
-                rust.add_word(word, tokenizer.FREQ[word], None)
-            # jieba adds a re-added word's new frequency to its total; jieba-rs also subtracts the
-            # old one. The route probabilities divide by the total, so make the totals equal.
-            offset = sum(plain.FREQ.get(word, 0) for word in self.keywords)
-            if offset:
-                rust.add_word("\u2063groundcoder-total-offset", offset, None)  # never inside a jieba block
-            self._rjieba = rust
+            self._rjieba = _rust_tokenizer(tuple(self.keywords))
         return self._rjieba
 
-    def _ascii_words_automaton(self):
+    def _ascii_words(self) -> LeftmostLongest:
         """Pure-ASCII dictionary words (AT&T, C++): a block holding one needs jieba's own DAG."""
         if self._ascii_dict_words is None:
-            import ahocorasick
-
-            automaton = ahocorasick.Automaton()
-            for word, freq in self._jieba().FREQ.items():
-                if freq and len(word) > 1 and word.isascii():
-                    automaton.add_word(word, word)
-            automaton.make_automaton() if len(automaton) else None
-            self._ascii_dict_words = automaton
+            freq = self._jieba().FREQ
+            self._ascii_dict_words = LeftmostLongest(w for w in [w for w in freq if w.isascii()] if len(w) > 1 and freq[w])
         return self._ascii_dict_words
 
     # -- counting ----------------------------------------------------------------------------------
 
     def count(self, text: str) -> TextCounts:
         """Counts in ``text`` (already cut to the scope: whole report or MD&A)."""
-        result = TextCounts(characters=len(text) - _whitespace_count(text), han_characters=len(_HAN_CHAR.findall(text)))
+        result = TextCounts()
         if self.options.mode == "fast":
-            result.counts, result.negated = self._count_fast(text)
+            result.counts, result.negated, result.characters, result.han_characters = self._count_fast(text)
             if self.options.tokens:
                 _, _, result.tokens = self._count_jieba(text, want_tokens=True)
         else:
+            result.characters, result.han_characters = text_stats(text)
             result.counts, result.negated, result.tokens = self._count_jieba(text, want_tokens=self.options.tokens)
         return result
 
-    def _count_fast(self, text: str) -> tuple[dict[str, int], dict[str, int]]:
-        normalised = normalise_text(text)
-        automaton = self._normalised_automaton()
+    def _count_fast(self, text: str) -> tuple[dict[str, int], dict[str, int], int, int]:
+        normalised, points, characters, han = self._fast_normaliser().normalise_points(text)
         counts: Counter[str] = Counter()
         negated: Counter[str] = Counter()
-        if not len(automaton):
-            return {}, {}
         window = self.options.negation_window
-        for end, (length, words) in automaton.iter_long(normalised):
-            start = end - length + 1
+        by_form = self._by_form
+        for start, _end, form in self._normalised.finditer(normalised, points):
             target = negated if window and self._negated(normalised[max(0, start - window) : start]) else counts
-            for word in words:
+            for word in by_form[form]:
                 target[word] += 1
-        return dict(counts), dict(negated)
+        return dict(counts), dict(negated), characters, han
+
+    def _fast_normaliser(self) -> FastNormaliser:
+        if self._normaliser is None:
+            # Characters that can matter: the keywords', and the negation rule's.
+            alphabet = set("".join(normalise_text(w) for w in self.keywords))
+            alphabet |= set(self.options.negation_chars) | set("".join(self.options.negation_exceptions))
+            self._normaliser = FastNormaliser(alphabet)
+        return self._normaliser
 
     def _count_jieba(self, text: str, want_tokens: bool) -> tuple[dict[str, int], dict[str, int], int | None]:
-        tokenizer = self._jieba()
         chars = _jieba_block_chars()
-        hmm = self.options.hmm
         window = self.options.negation_window
         keyword_set = self._keyword_set
         counts: Counter[str] = Counter()
@@ -318,20 +322,18 @@ class KeywordCounter:
 
         # Blocks holding a keyword as a substring: only these can yield a keyword token.
         candidate_blocks: dict[int, int] = {}
-        automaton = self._exact_automaton()
-        if len(automaton):
-            for end, length in automaton.iter(text):
-                start = end - length + 1
-                if any(start >= s and start < e for s, e in _recent(candidate_blocks)):
-                    continue
-                left = start
-                while left > 0 and text[left - 1] in chars:
-                    left -= 1
-                right = end + 1
-                n = len(text)
-                while right < n and text[right] in chars:
-                    right += 1
-                candidate_blocks[left] = right
+        block_end = -1
+        n = len(text)
+        for start, end, _word in self._exact.finditer(text):
+            if start < block_end:
+                continue  # in the block found last
+            left = start
+            while left > 0 and text[left - 1] in chars:
+                left -= 1
+            right = end
+            while right < n and text[right] in chars:
+                right += 1
+            candidate_blocks[left] = block_end = right
 
         python_tokens = 0
         candidate_texts: list[str] = []
@@ -339,7 +341,7 @@ class KeywordCounter:
             block = text[left:right]
             candidate_texts.append(block)
             offset = left
-            tokens = tokenizer.lcut(block, HMM=hmm)
+            tokens = self._segment(block)
             python_tokens += len(tokens)
             for token in tokens:
                 if token in keyword_set:
@@ -358,9 +360,7 @@ class KeywordCounter:
         """Word tokens of the whole text with the keywords added, as jieba.lcut would produce them."""
         block_regex = _jieba_block_regex()
         if self.token_backend == "jieba":
-            tokenizer = self._jieba()
-            hmm = self.options.hmm
-            return sum(len(tokenizer.lcut(block, HMM=hmm)) for block in block_regex.findall(text))
+            return sum(len(self._segment(block)) for block in block_regex.findall(text))
 
         rust = self._rjieba_tokenizer()
         hmm = self.options.hmm
@@ -377,24 +377,95 @@ class KeywordCounter:
         # Blocks with ASCII punctuation: jieba-rs differs, so count them as jieba does.
         special = self._special_blocks(joined)
         if special:
-            keywords = self._exact_automaton()
-            ascii_words = self._ascii_words_automaton()
-            tokenizer = self._jieba()
+            ascii_words = self._ascii_words()
             plain_ascii: list[str] = []
             by_jieba = 0
             replaced: list[str] = []
+            mixed: list[str] = []
             for block in special:
-                if len(keywords) and next(keywords.iter(block), None) is not None:
+                if self._exact.search(block):
                     continue  # a candidate block, already counted by jieba
                 replaced.append(block)
-                if block.isascii() and not (len(ascii_words) and next(ascii_words.iter(block), None) is not None):
+                if ascii_words.search(block):
+                    by_jieba += len(self._segment(block))  # AT&T, C++: rare, leave them to jieba
+                elif block.isascii():
                     plain_ascii.append(block)
                 else:
-                    by_jieba += len(tokenizer.lcut(block, HMM=hmm))
+                    mixed.append(block)
             if replaced:
                 rust_special = rust.cut("\n".join(replaced), hmm)
                 total -= len(rust_special) - rust_special.count("\n")
-                total += by_jieba + _finalseg_ascii_tokens(plain_ascii, hmm)
+                total += by_jieba + _finalseg_ascii_tokens(plain_ascii, hmm) + self._jieba_tokens_from_route(mixed)
+        return total
+
+    def _segment(self, block: str) -> tuple[str, ...]:
+        """jieba's tokens of one block; blocks repeat (boilerplate, templates), so results are cached."""
+        cached = self._segment_cache.get(block)
+        if cached is None:
+            cached = tuple(self._jieba().lcut(block, HMM=self.options.hmm))
+            if len(self._segment_cache) >= _SEGMENT_CACHE_SIZE:
+                self._segment_cache.clear()
+            self._segment_cache[block] = cached
+        return cached
+
+    def _jieba_tokens_from_route(self, blocks: list[str]) -> int:
+        """jieba's token count for blocks without keywords or ASCII dictionary words.
+
+        The DAG and its best route are the same in jieba-rs (same words, frequencies and total); the
+        two differ only in what happens to runs of single-character steps (the HMM buffer). So take
+        the route from jieba-rs without HMM, where runs of single ASCII letters or digits come back
+        merged (no ASCII word can be a route step here), and treat the buffers as jieba's
+        ``__cut_DAG`` does: one character alone; a dictionary word spelled out; else
+        ``jieba.finalseg.cut``.
+        """
+        if not blocks:
+            return 0
+        if not self.options.hmm:
+            return sum(len(self._segment(block)) for block in blocks)
+        freq = self._jieba().FREQ
+        steps = self._rjieba_tokenizer().cut("\n".join(blocks), False)
+        total = 0
+        buf: list[str] = []
+
+        def flush() -> int:
+            word = "".join(buf)
+            buf.clear()
+            if len(word) <= 1:
+                return len(word)
+            if freq.get(word):
+                return len(word)
+            return self._finalseg_tokens(word)
+
+        for step in steps:
+            if step == "\n":
+                total += flush()
+            elif len(step) == 1 or (step.isascii() and step.isalnum()):
+                buf.append(step)
+            else:
+                total += flush() + 1
+        return total + flush()
+
+    def _finalseg_tokens(self, buffer: str) -> int:
+        """``len(list(jieba.finalseg.cut(buffer)))``, the HMM's cut of a buffer, computed as it does:
+        Chinese runs by the HMM (remembered: they repeat), the rest by its ``re_skip`` pieces."""
+        total = 0
+        for piece in _FINALSEG_HAN.split(buffer):
+            if not piece:
+                continue
+            if _FINALSEG_HAN.fullmatch(piece):
+                if len(piece) == 1:
+                    total += 1
+                    continue
+                cached = self._hmm_cache.get(piece)
+                if cached is None:
+                    from jieba import finalseg
+
+                    if len(self._hmm_cache) >= _SEGMENT_CACHE_SIZE:
+                        self._hmm_cache.clear()
+                    cached = self._hmm_cache[piece] = sum(1 for _ in finalseg.cut(piece))
+                total += cached
+            else:
+                total += len(_FINALSEG_PIECE.findall(piece))
         return total
 
     @staticmethod
@@ -423,14 +494,6 @@ class KeywordCounter:
         return False
 
 
-def _recent(blocks: dict[int, int]) -> list[tuple[int, int]]:
-    # Hits arrive in text order, so a hit can only fall inside the block found last.
-    if not blocks:
-        return []
-    last = next(reversed(blocks))
-    return [(last, blocks[last])]
-
-
 def _preceding(text: str, start: int, window: int) -> str:
     """The ``window`` characters before ``start``, white space skipped (PDF lines break inside sentences)."""
     out: list[str] = []
@@ -441,10 +504,6 @@ def _preceding(text: str, start: int, window: int) -> str:
             out.append(ch)
         i -= 1
     return "".join(reversed(out))
-
-
-def _whitespace_count(text: str) -> int:
-    return len(text) - sum(map(len, text.split()))
 
 
 def _finalseg_ascii_tokens(blocks: list[str], hmm: bool) -> int:

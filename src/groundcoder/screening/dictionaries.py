@@ -26,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,24 +34,12 @@ import yaml
 
 from ..errors import InputError
 from ..paths import dictionaries_dir
+from .normalise import normalise_text
 
 DICTIONARY_SUFFIXES = (".yaml", ".yml", ".txt")
 
-_ASCII_UPPER = re.compile("[A-Z]+")
 _WHITESPACE = re.compile(r"\s+")
 _TRAILING_COMMENT = re.compile(r"\s#.*$")
-
-
-def normalise_text(text: str) -> str:
-    """NFKC, white space removed, ASCII lower-cased: the form `fast` mode matches in.
-
-    PDF extraction breaks lines inside words, so white space is removed before matching; NFKC maps
-    full-width letters and digits (ＮＦＣ) to ASCII; only ASCII is lower-cased because the Chinese
-    keywords have no case and other scripts' case rules could change the text's length.
-    """
-    text = unicodedata.normalize("NFKC", text)
-    text = "".join(text.split())
-    return _ASCII_UPPER.sub(lambda m: m.group().lower(), text)
 
 
 normalise_keyword = normalise_text
