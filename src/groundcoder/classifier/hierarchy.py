@@ -28,6 +28,29 @@ from ..errors import InputError
 from .labels import LabelSpace
 
 
+class ScoreRow(Mapping[str, float]):
+    """A read-only ``{label: score}`` view of one row of a score matrix (no per-row dict copies)."""
+
+    __slots__ = ("_names", "_index", "_row")
+
+    def __init__(self, names: tuple[str, ...], index: Mapping[str, int], row: np.ndarray) -> None:
+        self._names = names
+        self._index = index
+        self._row = row
+
+    def __getitem__(self, key: str) -> float:
+        return float(self._row[self._index[key]])
+
+    def __iter__(self):
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __repr__(self) -> str:
+        return "{" + ", ".join(f"{k!r}: {self[k]:.4g}" for k in self._names) + "}"
+
+
 @dataclass(frozen=True)
 class HierarchicalPrediction:
     """Predicted labels of one text at every level of the codebook, with the scores behind them.
@@ -83,18 +106,17 @@ def _check_matrix(values: Any, labels: LabelSpace, what: str) -> np.ndarray:
 
 def derive_category_scores(concept_scores: Any, labels: LabelSpace) -> tuple[np.ndarray, np.ndarray]:
     """Max over each category's concepts: ``(initial [n, n_initial], main [n, n_main])``."""
-    scores = _check_matrix(concept_scores, labels, "concept_scores").astype(np.float64, copy=False)
+    scores = _check_matrix(concept_scores, labels, "concept_scores")
+    if not np.issubdtype(scores.dtype, np.floating):
+        scores = scores.astype(np.float64)
     n = scores.shape[0]
-    initial = np.full((n, len(labels.initial_categories)), -np.inf)
+    initial = np.empty((n, len(labels.initial_categories)), dtype=scores.dtype)
     for k in range(len(labels.initial_categories)):
-        cols = labels.concept_to_initial[:, k]
-        initial[:, k] = scores[:, cols].max(axis=1) if n else initial[:, k]
-    main = np.full((n, len(labels.main_categories)), -np.inf)
+        initial[:, k] = scores[:, labels.concept_to_initial[:, k]].max(axis=1)
+    main = np.empty((n, len(labels.main_categories)), dtype=scores.dtype)
     for m in range(len(labels.main_categories)):
-        cols = labels.concept_to_main[:, m]
-        main[:, m] = scores[:, cols].max(axis=1) if n else main[:, m]
-    dtype = np.asarray(concept_scores).dtype if np.issubdtype(np.asarray(concept_scores).dtype, np.floating) else np.float64
-    return initial.astype(dtype), main.astype(dtype)
+        main[:, m] = scores[:, labels.concept_to_main[:, m]].max(axis=1)
+    return initial, main
 
 
 def derive_category_decisions(concept_decisions: Any, labels: LabelSpace) -> tuple[np.ndarray, np.ndarray]:
@@ -143,9 +165,9 @@ def build_predictions(probs: Any, thresholds: Any, labels: LabelSpace) -> list[H
             initial_categories=initials,
             main_categories=mains,
             roles=roles,
-            concept_scores=dict(zip(labels.concepts, probs[i].tolist())),
-            initial_scores=dict(zip(labels.initial_categories, init_scores[i].tolist())),
-            main_scores=dict(zip(labels.main_categories, main_scores[i].tolist())),
+            concept_scores=ScoreRow(labels.concepts, labels.concept_index, probs[i]),
+            initial_scores=ScoreRow(labels.initial_categories, labels.initial_index, init_scores[i]),
+            main_scores=ScoreRow(labels.main_categories, labels.main_index, main_scores[i]),
         ))
     return out
 
