@@ -93,3 +93,55 @@ def test_accumulation_and_curve():
     curve = accumulation_curve({"F1": {"a", "b"}, "F2": {"b", "c"}, "F3": {"a"}}, orders=50)
     assert curve.mean[-1] == 3 and curve.low[0] >= 1 and (np.diff(curve.mean) >= 0).all()
     assert default_guest_parameters(5) == (3, 2) and default_guest_parameters(12) == (4, 2)
+
+
+# --- confidence intervals of Chao2 and the edge cases of Chao1 (Chao 1987; Chao et al. 2009) -----------
+
+from groundcoder.saturation.estimators import chao2_interval, chao2_variance  # noqa: E402
+
+
+def test_chao2_variance_and_interval_worked_by_hand():
+    # A = 0.9, Q1/Q2 = 1.5: var = 2 (0.45 * 2.25 + 0.81 * 3.375 + 0.2025 * 5.0625) = 9.5428125
+    assert chao2_variance(INC) == pytest.approx(9.5428125)
+    ci = chao2_interval(INC)
+    f0 = 2.025
+    c = math.exp(1.96 * math.sqrt(math.log(1 + 9.5428125 / f0 ** 2)))
+    assert ci.estimate == pytest.approx(12.025)
+    assert (ci.low, ci.high) == pytest.approx((10 + f0 / c, 10 + f0 * c))
+    assert ci.low == pytest.approx(10.236, abs=1e-3) and ci.high == pytest.approx(27.37, abs=1e-2)
+
+
+def test_chao2_bias_corrected_interval_and_q2_zero():
+    bc = chao2_interval(INC, bias_corrected=True)
+    assert bc.estimate == pytest.approx(10.9)
+    # A Q1(Q1-1)/(2(Q2+1)) + A^2 Q1 (2Q1-1)^2/(4(Q2+1)^2) + A^2 Q1^2 Q2 (Q1-1)^2/(4(Q2+1)^4)
+    var = 0.9 * 6 / 6 + 0.81 * 3 * 25 / 36 + 0.81 * 9 * 2 * 4 / (4 * 81)
+    assert chao2_variance(INC, bias_corrected=True) == pytest.approx(var)
+    assert 10 < bc.low < 10.9 < bc.high
+    q2zero = Incidence(m=5, s_obs=8, q1=3, q2=0, u=20)
+    est = chao2(q2zero)
+    a = 4 / 5
+    var0 = a * 3 * 2 / 2 + a ** 2 * 3 * 25 / 4 - a ** 2 * 81 / (4 * est)
+    assert chao2_variance(q2zero) == pytest.approx(var0)
+    ci = chao2_interval(q2zero)
+    assert ci.low >= 8 and ci.high > est
+
+
+def test_nothing_unseen_interval_starts_at_s_obs():
+    # every code in every firm: no singletons, f0 = 0; the interval's lower bound is S_obs
+    inc = Incidence.from_units([{"a", "b", "c"}] * 5)
+    ci = chao2_interval(inc)
+    assert ci.estimate == 3 and ci.low == 3 and 3 <= ci.high < 3.5
+    assert chao2_interval(inc, bias_corrected=True).low == 3
+    # no frequency profile: the point S_obs
+    bare = Incidence(m=5, s_obs=3, q1=0, q2=0, u=15)
+    assert (chao2_interval(bare).low, chao2_interval(bare).high) == (3, 3)
+
+
+def test_chao1_interval_without_doubletons_uses_the_bias_corrected_variance():
+    ab = Abundance.from_counts({"a": 1, "b": 1, "c": 1, "d": 5})
+    assert (ab.f1, ab.f2) == (3, 0)
+    ci = chao1_interval(ab)
+    assert ci.estimate == pytest.approx(4 + 3 * 2 / 2)
+    assert 4 <= ci.low < ci.estimate < ci.high
+    assert Incidence.from_units([{"a", "b"}, {"a"}]).frequencies == ((1, 1), (2, 1))

@@ -242,9 +242,46 @@ def codebook_import(
 
 
 @app.command()
-def saturation() -> None:
-    """Saturation test on held-out firms: new codes, accumulation curves, Guest 2020, Chao2."""
-    _not_built("saturation", 7)
+def saturation(
+    demo: bool = typer.Option(False, "--demo", help="The shipped demo corpus: its held-out firms against its train firms."),
+    store: Optional[Path] = typer.Option(None, "--store", help="Project store with the codings and documents."),
+    firms: Optional[str] = typer.Option(None, "--firms", help="Held-out firms in the order they were studied, comma-separated (demo default: --sample's firms)."),
+    sample: str = typer.Option("holdout,holdout_new", "--sample", help="Demo: the held-out samples to test (holdout, holdout_new)."),
+    model: Optional[str] = typer.Option(None, "--model", help="Model codes too: models/runs/<id>, a model folder, current, or baseline (train the TF-IDF baseline now)."),
+    coder: Optional[str] = typer.Option(None, "--coder", help="Human coder (demo default coder1; store: every human coder)."),
+    codes: str = typer.Option("auto", "--codes", help="human, model, both, or auto (both with --model, else human)."),
+    reference: Optional[str] = typer.Option(None, "--reference", help="Firms the codebook was built from, comma-separated, or none (default: demo train firms; store: every other coded firm)."),
+    place: Optional[list[str]] = typer.Option(None, "--place", help="Place a new concept: CONCEPT=INITIAL_CATEGORY or CONCEPT=NEW_INITIAL/MAIN (repeatable)."),
+    codebook: Optional[Path] = typer.Option(None, "--codebook", help="Codebook (.yaml/.qdc); default: the store's latest, else the shipped one."),
+    out: Path = typer.Option(Path("saturation"), "--out", help="Output folder (saturation.json, tables, figures, report.md/.html)."),
+    guest_base: Optional[int] = typer.Option(None, "--guest-base", help="Guest et al.: base size b (default from the number of firms)."),
+    guest_run: Optional[int] = typer.Option(None, "--guest-run", help="Guest et al.: run length r (default from the number of firms)."),
+    guest_threshold: float = typer.Option(0.05, "--guest-threshold", help="Guest et al.: new-information threshold t."),
+    max_unseen: float = typer.Option(1.0, "--max-unseen", help="Decision rule: saturated only with fewer estimated unseen codes than this."),
+    orders: int = typer.Option(200, "--orders", help="Random firm orders for the accumulation curve."),
+    rounds: int = typer.Option(5, "--calibration-rounds", help="Model: leave-concepts-out rounds of the novelty calibration."),
+    threshold_rule: str = typer.Option("fpr", "--threshold-rule", help="Model: novelty operating point by fpr, youden or tpr."),
+    target_fpr: float = typer.Option(0.1, "--target-fpr", help="Model: rule fpr's false-positive rate on known material."),
+    min_segments: int = typer.Option(3, "--min-sentences", help="Model: sentences a candidate concept needs."),
+    min_firms: Optional[int] = typer.Option(None, "--min-firms", help="Model: firms a candidate concept needs (default 2, 1 with one firm)."),
+    recalibrate: bool = typer.Option(False, "--recalibrate", help="Model: calibrate novelty again even if the run has a calibration."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the random orders and the calibration."),
+) -> None:
+    """Saturation test on held-out firms: new codes, accumulation curves, Guest 2020, Chao2, a verdict."""
+    from rich.console import Console
+
+    from .saturation.run import request_from_options, run_saturation, summary_lines
+
+    request = request_from_options(
+        out, demo=demo, store=store, firms=firms, sample=sample, model=model, coder=coder, codes=codes, reference=reference,
+        place=place, codebook=codebook, guest_base=guest_base, guest_run=guest_run, guest_threshold=guest_threshold,
+        max_unseen=max_unseen, orders=orders, seed=seed, rounds=rounds, threshold_rule=threshold_rule, target_fpr=target_fpr,
+        min_segments=min_segments, min_firms=min_firms, recalibrate=recalibrate,
+    )  # fmt: skip
+    console = Console(stderr=True)
+    result = run_saturation(request, log=lambda message: console.print(message, markup=False, highlight=False))
+    for line in summary_lines(result):
+        typer.echo(line)
 
 
 @app.command("factor-model")
@@ -305,9 +342,24 @@ def reliability(
 
 
 @app.command()
-def demo(out: Path = typer.Option(Path("demo-output"), help="Folder for the demo's outputs.")) -> None:
-    """Run the main job on the shipped demo corpus, offline."""
-    _not_built("demo", 8)
+def demo(
+    out: Path = typer.Option(Path("demo-output"), help="Folder for the demo's outputs."),
+    reduced: bool = typer.Option(False, help="A small, fast slice of the demo (what the test suite runs)."),
+    config: Optional[Path] = typer.Option(None, help="Demo config (default configs/demo.yaml)."),
+) -> None:
+    """Run the main job on the shipped demo corpus, offline: screening -> training -> auto-coding ->
+    saturation -> factor model -> case analysis -> reliability, into one HTML report."""
+    from rich.console import Console
+
+    from .demo import run_demo
+
+    console = Console()
+    summary = run_demo(out, reduced=reduced, config=config, console=console)
+    console.rule("[bold]groundcoder demo: summary")
+    for step in summary.steps:
+        console.print(f"{step.name} ({step.seconds:.0f} s): {step.headline}")
+    console.print(f"\nreport: {summary.report}\nworkbook: {summary.workbook}\nQDA project: {summary.qdpx}\n"
+                  f"summary: {summary.out_dir / 'demo_summary.json'}\ntotal: {summary.seconds:.0f} s")
 
 
 def main(argv: Optional[list[str]] = None) -> None:

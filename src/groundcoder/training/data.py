@@ -4,8 +4,8 @@ Everything comes in as ``QuoteRow`` (one coded quote, validated against the code
 and goes out as ``TrainingExample`` (one text with its set of concepts):
 
 * ``load_quotes(path, codebook, documents=...)`` reads a file, dispatching by suffix: ``.csv``,
-  ``.xlsx``, ``.jsonl`` (also the demo corpus's ``coded.jsonl``) or a demo-corpus folder; ``.qdpx``
-  (REFI-QDA) is the hook for the auto-coding issue's reader and says it is not supported yet.
+  ``.xlsx``, ``.jsonl`` (also the demo corpus's ``coded.jsonl``), ``.qdpx`` (a REFI-QDA project from
+  NVivo, ATLAS.ti, MAXQDA or QualCoder, read by ``groundcoder.qdpx``) or a demo-corpus folder.
 * ``load_store_quotes(store, codebook)`` reads the human codings of a project store.
 * ``build_examples(rows, documents, negatives)`` merges duplicate quotes (same text) into one
   multi-label example and adds "no code" negatives: sentences of coded documents that overlap no coded
@@ -180,6 +180,16 @@ def parse_concepts(value: Any) -> list[str]:
 
 
 def _unknown_concept_message(codebook: Codebook, name: str) -> str:
+    from ..codebook import CONCEPT, UnknownNameError
+
+    try:
+        kind = codebook.kind_of(name)
+    except UnknownNameError:
+        kind = None
+    if kind is not None and kind != CONCEPT:
+        members = codebook.concepts_of(name)
+        shown = "、".join(members[:8]) + ("…" if len(members) > 8 else "")
+        return f"{name!r} is an {kind}, not a concept; code the quote with one of its concepts: {shown}"
     message = f"unknown concept {name!r}"
     suggestions = codebook.suggest(name)
     if suggestions:
@@ -215,12 +225,7 @@ def load_quotes(
         raise InputError(path, "no such file", hint="check the path of the training data")
     suffix = path.suffix.lower()
     if suffix == ".qdpx":
-        raise InputError(
-            path,
-            "REFI-QDA .qdpx projects are not supported as training data yet (the .qdpx reader comes with "
-            "the auto-coding issue #6)",
-            hint="export the codings as a table (CSV/XLSX: text, concept, coder, firm_id) for now",
-        )
+        return load_qdpx_quotes(path, codebook, coders=coders)
     if suffix == ".csv":
         records = _read_csv_records(path)
     elif suffix == ".xlsx":
@@ -231,7 +236,7 @@ def load_quotes(
         raise InputError(
             path,
             f"cannot read training data from a {suffix or 'suffix-less'} file",
-            hint="use " + ", ".join(QUOTE_SUFFIXES[:-1]) + " (one row per coded quote), or a demo-corpus folder",
+            hint="use " + ", ".join(QUOTE_SUFFIXES) + " (one row per coded quote, or a REFI-QDA project), or a demo-corpus folder",
         )
     doc_folder = Path(documents) if documents is not None else None
     return _validate_records(path, records, codebook, doc_folder, coders, by_line=suffix == ".jsonl")
@@ -339,12 +344,16 @@ def _as_int(value: Any) -> int | None:
 
 
 class _DocumentFolder:
-    """``<doc_id>.txt`` files of a folder, read once; ``documents.csv`` maps doc_id -> firm_id."""
+    """``<doc_id>.txt`` files of a folder, read once; ``documents.csv`` maps doc_id -> firm_id.
 
-    def __init__(self, folder: Path | None) -> None:
+    ``texts`` are documents known already (a REFI-QDA project's sources), used before the folder.
+    """
+
+    def __init__(self, folder: Path | None, texts: Mapping[str, str] | None = None) -> None:
         self.folder = folder
         self.firm_of: dict[str, str] = {}
-        self.texts: dict[str, str | None] = {}
+        self.texts: dict[str, str | None] = dict(texts or {})
+        self.known = bool(texts)
         if folder is None:
             return
         if not folder.is_dir():
@@ -359,6 +368,8 @@ class _DocumentFolder:
                         self.firm_of[row["doc_id"].strip()] = row["firm_id"].strip()
 
     def text(self, doc_id: str) -> str | None:
+        if doc_id in self.texts:
+            return self.texts[doc_id]
         if self.folder is None:
             return None
         if doc_id not in self.texts:
@@ -374,8 +385,9 @@ def _validate_records(
     doc_folder: Path | None,
     coders: Sequence[str] | None,
     by_line: bool,
+    texts: Mapping[str, str] | None = None,
 ) -> QuoteSet:
-    folder = _DocumentFolder(doc_folder)
+    folder = _DocumentFolder(doc_folder, texts)
     names = set(codebook.concept_names)
     wanted_coders = set(coders) if coders else None
     rows: list[QuoteRow] = []
@@ -388,6 +400,8 @@ def _validate_records(
             continue
 
         def problem(message: str) -> None:
+            where = values.get("_where")
+            message = f"{where}: {message}" if where else message
             problems.append(RowProblem(None if by_line else record.number, message, line=record.number if by_line else None))
 
         coder = "" if _blank(values.get("coder")) else str(values.get("coder")).strip()
@@ -429,7 +443,10 @@ def _validate_records(
             row_ok = False
         elif row_ok and doc_id and start is not None and end is not None:
             document = folder.text(doc_id)
-            if document is None and folder.folder is not None:
+            if document is None and folder.known and folder.folder is None:
+                problem(f"document {doc_id!r} is not among the project's sources")
+                row_ok = False
+            elif document is None and folder.folder is not None:
                 problem(f"document {doc_id!r} is not in the documents folder {folder.folder} (no {doc_id}.txt)")
                 row_ok = False
             elif document is None:
@@ -494,7 +511,33 @@ def _validate_records(
 
 
 # --------------------------------------------------------------------------------------------------
-# Demo corpus and project store
+# REFI-QDA, demo corpus and project store
+
+
+def load_qdpx_quotes(path: str | Path, codebook: Codebook, coders: Sequence[str] | None = None) -> QuoteSet:
+    """Human codings of a REFI-QDA project (NVivo, ATLAS.ti, MAXQDA, QualCoder) via ``groundcoder.qdpx``.
+
+    Codings by the groundcoder-model user are suggestions and are left out. A source's firm comes
+    from its case variables (firm_code, 证券代码, ...); without one the document counts as its own
+    firm. Problems are numbered by quote (in document order) and name the document and position.
+    """
+    from ..qdpx import import_file
+
+    path = Path(path)
+    project = import_file(path)
+    records = []
+    for number, q in enumerate(project.training_quotes(), start=1):
+        records.append(_Record(number, {
+            "text": q.text, "concepts": list(q.concepts), "coder": q.coder, "firm_id": q.firm or None,
+            "doc_id": q.doc, "start": q.start, "end": q.end,
+            "_where": f"quote {number} ({q.doc} {q.start}:{q.end}, coder {q.coder})",
+        }))
+    texts = {source.doc_id: source.text for source in project.sources}
+    quotes = _validate_records(path, records, codebook, None, coders, by_line=False, texts=texts)
+    for i, r in enumerate(quotes.rows):
+        quotes.rows[i] = QuoteRow(**{**r.__dict__, "source": f"{path.name}:quote {r.row}"})
+    return quotes
+
 
 
 def load_demo_quotes(
