@@ -100,8 +100,9 @@ def run_demo(out_dir: str | Path = "demo-output", *, reduced: bool = False, conf
         result = run_screening(load_config(configs_dir() / "screening.yaml", output=out / "screening"),
                                console=console)
         state["screening"] = result
-        counts = " -> ".join(str(s.count) if hasattr(s, "count") else str(s) for s in _stage_counts(result))
-        return f"{counts} firms", {"folder": str(out / "screening")}
+        counts = " -> ".join(str(stage.firms) for stage in result.stages)
+        return f"{counts} firms ({' -> '.join(stage.stage for stage in result.stages)})", \
+            {"folder": str(out / "screening")}
 
     def store() -> tuple[str, dict[str, str]]:
         summary = load_demo_into_store(store_path, corpus, codebook)
@@ -144,12 +145,22 @@ def run_demo(out_dir: str | Path = "demo-output", *, reduced: bool = False, conf
                 {k: str(v) for k, v in result.files.items()})
 
     def saturation() -> tuple[str, dict[str, str]]:
-        from .saturation.run import run_demo_saturation
+        from .saturation.run import request_from_options, run_saturation
 
-        result = run_demo_saturation(out / "saturation", store=store_path, model_run=state["train"].run_dir,
-                                     corpus=corpus, codebook=codebook, console=console, **profile.get("saturation", {}))
-        state["saturation"] = result
-        return result.headline, {k: str(v) for k, v in result.files.items()}
+        # As in the study: the 5 held-out firms on their own (expected: saturated), then the 2 firms
+        # whose documents carry a theme the codebook lacks (expected: not saturated).
+        results, files, headlines = {}, {}, []
+        for sample in ("holdout", "holdout_new"):
+            request = request_from_options(out / "saturation" / sample, demo=True, sample=sample,
+                                           model=str(state["train"].model_dir), **profile.get("saturation", {}))
+            result = run_saturation(request, log=(lambda m: console.print(m, markup=False, highlight=False))
+                                    if console is not None else None)
+            results[sample] = result
+            files[sample] = str(result.out_dir)
+            verdict = "saturated" if result.overall.saturated else "NOT saturated"
+            headlines.append(f"{sample}: {verdict} ({result.overall.headline})")
+        state["saturation"] = results
+        return "; ".join(headlines), files
 
     def analyses() -> tuple[str, dict[str, str]]:
         human = CodingSet.from_demo_corpus(corpus, coders=(DEMO_CODER,), codebook=codebook,
@@ -210,10 +221,6 @@ def _metric(metrics: dict[str, Any], kind: str) -> str:
     return f"{value:.3f}"
 
 
-def _stage_counts(result: Any) -> list[Any]:
-    return [stage.count for stage in result.stages]
-
-
 def _write_workbook(out: Path, state: dict[str, Any]) -> Path:
     """The headline tables of every step in one workbook a researcher opens in Excel."""
     import pandas as pd
@@ -239,10 +246,11 @@ def _write_workbook(out: Path, state: dict[str, Any]) -> Path:
     if code is not None and "firm_summary.csv" in {Path(v).name for v in code.files.values()}:
         sheets["自动编码汇总"] = pd.read_csv(next(Path(v) for v in code.files.values()
                                             if Path(v).name == "firm_summary.csv"), encoding="utf-8-sig")
-    saturation = state.get("saturation")
-    if saturation is not None:
-        for name, frame in getattr(saturation, "tables", {}).items():
-            sheets[f"饱和度_{name}"[:31]] = frame
+    for sample, result in (state.get("saturation") or {}).items():
+        verdict = result.overall
+        sheets[f"饱和度_{sample}"[:31]] = pd.DataFrame(
+            [{k: "、".join(map(str, v)) if isinstance(v, (list, tuple)) else v for k, v in vars(decision).items()}
+             for decision in verdict.levels.values()])
     for key, title in (("factor_model", "因子模型"), ("case", "案例分析")):
         summary = state.get(key)
         for name, frame in (getattr(summary, "tables", {}) or {}).items():
@@ -283,9 +291,17 @@ def _write_report(out: Path, steps: list[DemoStep], state: dict[str, Any]) -> Pa
         parts.append(f"<h2>训练 Training</h2><p>{html.escape(steps[2].headline if len(steps) > 2 else '')}. "
                      f"Full report: <a href='{html.escape(str(report_html.relative_to(out)) if report_html.is_relative_to(out) else str(report_html))}'>"
                      f"report.html</a>, model card: MODEL_CARD.md.</p>")
-    saturation = state.get("saturation")
-    if saturation is not None and hasattr(saturation, "html"):
-        parts.append(saturation.html(base=out))
+    for sample, result in (state.get("saturation") or {}).items():
+        page = Path(result.out_dir) / "report.html"
+        verdict = result.overall
+        parts.append(f"<h2>饱和度检验 Saturation: {html.escape(sample)}</h2><p><b>"
+                     f"{'saturated' if verdict.saturated else 'NOT saturated'}</b>: {html.escape(verdict.headline_zh)}</p>"
+                     f"<ul>{''.join(f'<li>{html.escape(e)}</li>' for e in verdict.evidence)}</ul>"
+                     f"<p>Full report: <a href='{html.escape(str(page.relative_to(out)))}'>{html.escape(str(page.relative_to(out)))}</a></p>")
+        for png in sorted(Path(result.out_dir).rglob("*.png"))[:2]:
+            from .analysis.report import html_image
+
+            parts.append(html_image(png, png.stem, base=out))
     if state.get("factor_model") is not None:
         parts.append(factor_model_html(state["factor_model"], base=out))
     if state.get("case") is not None:
