@@ -122,9 +122,8 @@ def run_demo(out_dir: str | Path = "demo-output", *, reduced: bool = False, conf
             overrides["model.base_model"] = str(tiny)
         result = run_training(load_train_config(configs_dir() / "train.yaml", overrides), console=console)
         state["train"] = result
-        m = result.metrics
-        bert = _metric(m, "bert")
-        base = _metric(m, "baseline")
+        bert = _metric(result, "bert")
+        base = _metric(result, "baseline")
         return (f"selected {result.selected}; initial-category macro-F1 on held-out firms: BERT {bert}, "
                 f"baseline {base}", {"run": str(result.run_dir)})
 
@@ -181,10 +180,10 @@ def run_demo(out_dir: str | Path = "demo-output", *, reduced: bool = False, conf
                                    reviewed_by=SECOND_CODER)
         # human vs model: coder1 and the trained model on the held-out firms it auto-coded
         run_id = state["train"].run_id
-        with ProjectStore.open(store_path) as st:
+        with ProjectStore.open(store_path) as st:  # the coding set reads document texts from the store
             mixed = CodingSet.from_store(st, coders=[DEMO_CODER, run_id], codebook=codebook)
-        held_out = mixed.for_firms(corpus.holdout_firms + corpus.holdout_new_firms)
-        versus_model = build_reliability(held_out, [DEMO_CODER, run_id], out / "reliability" / "human_vs_model")
+            held_out = mixed.for_firms(corpus.holdout_firms + corpus.holdout_new_firms)
+            versus_model = build_reliability(held_out, [DEMO_CODER, run_id], out / "reliability" / "human_vs_model")
         state["reliability"] = {"human_vs_human": humans, "human_vs_model": versus_model}
         return (f"human vs human: {humans.headline_text()}; human vs model: {versus_model.headline_text()}",
                 {"folder": str(out / "reliability")})
@@ -213,12 +212,12 @@ def run_demo(out_dir: str | Path = "demo-output", *, reduced: bool = False, conf
     return summary
 
 
-def _metric(metrics: dict[str, Any], kind: str) -> str:
+def _metric(result: Any, kind: str) -> str:
     try:
-        value = metrics["models"][kind]["test"]["initial_category"]["macro_f1"]
-    except (KeyError, TypeError):
+        value = result.evaluation(kind, "test").metric("initial_category.macro_f1")
+    except KeyError:
         return "n/a"
-    return f"{value:.3f}"
+    return "n/a" if value is None else f"{value:.3f}"
 
 
 def _write_workbook(out: Path, state: dict[str, Any]) -> Path:
@@ -235,12 +234,13 @@ def _write_workbook(out: Path, state: dict[str, Any]) -> Path:
     train = state.get("train")
     if train is not None:
         rows = []
-        for kind, folds in train.results.items():
+        for kind in train.results:
             for part in ("validation", "test"):
                 ev = train.evaluation(kind, part)
-                for level, metrics in ev.levels.items():
-                    rows.append({"model": kind, "split": part, "level": level, "micro_f1": metrics.micro_f1,
-                                 "macro_f1": metrics.macro_f1})
+                for level in ("concept", "initial_category", "main_category"):
+                    rows.append({"model": kind, "split": part, "level": level,
+                                 "micro_f1": ev.metric(f"{level}.micro_f1"), "macro_f1": ev.metric(f"{level}.macro_f1"),
+                                 "selected": kind == train.selected})
         sheets["模型评估"] = pd.DataFrame(rows)
     code = state.get("code")
     if code is not None and "firm_summary.csv" in {Path(v).name for v in code.files.values()}:
