@@ -9,7 +9,7 @@ import warnings
 import pytest
 
 from groundcoder.cli import main
-from groundcoder.saturation.run import SaturationRequest, request_from_options, run_saturation
+from groundcoder.saturation.run import SaturationRequest, run_saturation
 from groundcoder.saturation.metrics import SaturationSettings
 
 
@@ -111,11 +111,3 @@ def test_cli_refuses_bad_input(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["saturation", "--out", str(tmp_path)])
     assert exc.value.code == 2 and "--demo or --store" in capsys.readouterr().err
-
-
-def test_placing_the_new_concept_saturates_the_categories(tmp_path):
-    request = request_from_options(tmp_path, demo=True, sample="holdout_new", place=["忘却学习=吸收能力"], orders=20)
-    result = run_saturation(request)
-    v = result.overall
-    assert not v.saturated and not v.levels["concept"].saturated
-    assert v.levels["initial"].saturated and v.levels["main"].saturated

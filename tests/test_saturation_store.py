@@ -48,11 +48,6 @@ def test_store_human_codes(store, tmp_path, capsys):
     assert [s["codes_seen"] for s in concept["per_firm"]] == [2, 3]
 
 
-def test_store_without_the_new_firm_is_saturated(store, tmp_path, capsys):
-    main(["saturation", "--store", str(store), "--firms", "H1", "--reference", "R1,R2,R3", "--out", str(tmp_path), "--orders", "10"])
-    assert "verdict: SATURATED" in capsys.readouterr().out
-
-
 def test_store_needs_the_held_out_firms(store, tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["saturation", "--store", str(store), "--out", str(tmp_path)])

@@ -184,10 +184,10 @@ def load_model_object(ref: ModelRef) -> Any:
 def torch_threads(n: int | None) -> Iterator[None]:
     import torch
 
-    if not n:
+    before = torch.get_num_threads()
+    if not n or n == before:  # setting it (even to the same number) costs a thread-pool round trip
         yield
         return
-    before = torch.get_num_threads()
     torch.set_num_threads(n)
     try:
         yield
@@ -233,7 +233,7 @@ class BertCoder:
         *,
         backend: Any = None,
         batch_size: int = 64,
-        max_batch_tokens: int = 8192,
+        max_batch_tokens: int = 4096,
         threads: int | None = None,
         threshold: float | None = None,
     ) -> None:
@@ -394,7 +394,7 @@ def load_coder(
     runs_dir: str | Path | None = None,
     store: Any = None,
     batch_size: int = 64,
-    max_batch_tokens: int = 8192,
+    max_batch_tokens: int = 4096,
     threads: int | None = None,
     threshold: float | None = None,
 ) -> BertCoder | BaselineCoder:

@@ -154,12 +154,16 @@ def export_onnx(clf: Any, path: str | Path) -> float:
     with atomic_path(path, suffix=".onnx") as tmp:
         with _quiet(), torch.no_grad():
             args = (torch.from_numpy(ids), torch.from_numpy(mask))
+            legacy = dict(
+                input_names=["input_ids", "attention_mask"], output_names=["logits"],
+                dynamic_axes={"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"}, "logits": {0: "batch"}},
+                opset_version=OPSET, do_constant_folding=True,
+            )
             try:
-                torch.onnx.export(
-                    net, args, str(tmp), input_names=["input_ids", "attention_mask"], output_names=["logits"],
-                    dynamic_axes={"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"}, "logits": {0: "batch"}},
-                    opset_version=OPSET, dynamo=False, do_constant_folding=True,
-                )
+                try:  # the TorchScript exporter: no extra packages, dynamic axes
+                    torch.onnx.export(net, args, str(tmp), dynamo=False, **legacy)
+                except TypeError:  # torch < 2.5 has no dynamo argument and only that exporter
+                    torch.onnx.export(net, args, str(tmp), **legacy)
             except (TypeError, RuntimeError, AttributeError) as exc:  # no TorchScript exporter in this torch
                 try:
                     batch, seq = torch.export.Dim("batch"), torch.export.Dim("sequence")
