@@ -67,6 +67,7 @@ def train_compact(out: Path, epochs: int, threads: int, seed: int = 0) -> Path:
     from groundcoder.classifier import BertConceptClassifier, LabelSpace, TrainSettings
     from groundcoder.codebook import Codebook
     from groundcoder.demo_corpus.load import load_demo_corpus
+    from groundcoder.inference.autocode import model_text
     from groundcoder.segmentation import split_sentences
 
     corpus = load_demo_corpus()
@@ -90,7 +91,8 @@ def train_compact(out: Path, epochs: int, threads: int, seed: int = 0) -> Path:
             if doc.firm_id in wanted:
                 for s in split_sentences(corpus.text(doc.doc_id)):
                     if len(s.text) >= 8 and not any(s.start < e and b < s.end for b, e in spans.get(doc.doc_id, [])):
-                        negatives.append(s.text)
+                        # As the coder reads segments: without the closing 。 that quotes never have.
+                        negatives.append(model_text(s.text))
         rng.shuffle(negatives)
         texts += negatives[: len(texts)]
         sets += [set()] * min(len(negatives), len(sets))
@@ -157,8 +159,10 @@ def speed(run_dir: Path, threads: int, repeats: int) -> dict:
 
     torch.set_num_threads(threads)
     coder = load_coder(run_dir, threads=threads)
+    from groundcoder.inference.autocode import model_text
+
     items = reference_items()
-    texts = [i.text for i in items]
+    texts = [model_text(i.text) for i in items]  # what the model reads of each segment (as code_segments does)
     n = len(items)
     settings = ScoringSettings()
 

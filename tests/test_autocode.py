@@ -28,6 +28,7 @@ from groundcoder.inference import (
     run_one_by_one,
     window_spans,
 )
+from groundcoder.inference.autocode import model_text
 from groundcoder.inference.segmenting import token_windows
 from groundcoder.store import ProjectStore
 
@@ -133,10 +134,12 @@ def test_a_long_paragraph_is_windowed_and_each_concept_takes_its_best_window(cod
     [result] = list(code_segments(items, coder, top_k=4, settings=settings))
     assert result.windows > 2
 
-    ids, offsets = coder.encode([text])
+    read = model_text(text)  # the model reads it without the final 。
+    assert read == text[:-1]
+    ids, offsets = coder.encode([read])
     windows = token_windows(offsets[0], coder.window_size, 8)
     assert len(windows) == result.windows
-    per_window = coder.proba_texts([text[c0:c1] for _, _, c0, c1 in windows])
+    per_window = coder.proba_texts([read[c0:c1] for _, _, c0, c1 in windows])
     expected = per_window.max(axis=0)
     got = {s.concept: s.confidence for s in result.suggestions}
     for j, concept in enumerate(coder.labels.concepts):
@@ -146,6 +149,37 @@ def test_a_long_paragraph_is_windowed_and_each_concept_takes_its_best_window(cod
     assert {"人工智能", "缓解冲击"} <= set(got)
     best = int(np.argmax(expected))
     assert result.best_concept == coder.labels.concepts[best]
+
+
+class RecordingCoder:
+    """Remembers what the model is given to read."""
+
+    kind = "baseline"
+    window_size = 400
+
+    def __init__(self) -> None:
+        from groundcoder.classifier import LabelSpace
+
+        self.labels = LabelSpace.from_codebook(small_codebook())
+        self.thresholds = np.full(self.labels.n_concepts, 0.5)
+        self.read: list[str] = []
+
+    def proba_texts(self, texts):
+        self.read.extend(texts)
+        return np.full((len(texts), self.labels.n_concepts), 0.9, dtype=np.float32)
+
+
+def test_the_model_reads_segments_without_their_closing_marks_but_outputs_keep_them():
+    text = "公司引入机器视觉。\n原材料涨价？！\n“我们要创新。”\n。。"
+    items = list(document_segments(text, "paragraph", doc_id="D"))
+    coder = RecordingCoder()
+    results = list(code_segments(items, coder))
+    assert coder.read == ["公司引入机器视觉", "原材料涨价", "“我们要创新。”", "。。"]
+    assert [r.item.text for r in results] == ["公司引入机器视觉。", "原材料涨价？！", "“我们要创新。”", "。。"]
+    assert all(text[r.item.start : r.item.end] == r.item.text for r in results)
+    coder = RecordingCoder()
+    list(code_segments(items, coder, settings=ScoringSettings(strip_end_marks=False)))
+    assert coder.read == [i.text for i in items]
 
 
 # ----- the job: store in, store and tables out ----------------------------------------------------
@@ -338,7 +372,7 @@ def test_the_tfidf_baseline_codes_through_the_same_pipeline(tmp_path):
     results = list(code_segments(items, coder, top_k=2))
     assert len(results) == len(items)
     np.testing.assert_allclose(
-        [r.best_confidence for r in results], coder.proba_texts([i.text for i in items]).max(axis=1), atol=1e-6
+        [r.best_confidence for r in results], coder.proba_texts([model_text(i.text) for i in items]).max(axis=1), atol=1e-6
     )
     for r in results:
         for s in r.suggestions:

@@ -55,6 +55,7 @@ class WindowSettings:
 class SegmentationSettings:
     unit: str = "sentence"  # sentence | paragraph (ignored for tables: their rows are the segments)
     min_chars: int = 2  # shorter segments (a lone "一、") are not coded
+    strip_end_marks: bool = True  # the model reads segments without their closing 。！？； (quotes rarely have them)
     window: WindowSettings = WindowSettings()
 
 

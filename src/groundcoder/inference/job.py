@@ -135,6 +135,7 @@ def make_coder(
             coder, onnx_info = onnx_coder(
                 coder, quantize=o.quantize, min_agreement=o.min_agreement, reference=o.reference, allow_fallback=o.allow_fallback,
                 cache_root=resolve_input_path(o.cache_dir) if o.cache_dir else None, log=log, progress=progress,
+                strip_end_marks=config.segmentation.strip_end_marks,
             )
         finally:
             progress.close()
@@ -152,7 +153,8 @@ def check_runtime(config: CodeConfig) -> None:
 
 def scoring_settings(config: CodeConfig) -> ScoringSettings:
     w = config.segmentation.window
-    return ScoringSettings(window_unit=w.unit, window_size=w.size, window_overlap=w.overlap, chunk_windows=config.inference.chunk_windows)
+    return ScoringSettings(window_unit=w.unit, window_size=w.size, window_overlap=w.overlap, chunk_windows=config.inference.chunk_windows,
+                           strip_end_marks=config.segmentation.strip_end_marks)
 
 
 def plan_inputs(config: CodeConfig, store: Any) -> tuple[str, InputPlan | None, list[SegmentItem] | None]:
@@ -299,6 +301,7 @@ def run_code(config: CodeConfig, *, console: Any = None, log: Callable[[str], No
                 "windows": windows,
                 "segments_with_several_windows": long_segments,
                 "merge_rule": "a concept's probability for a segment is the max over its windows",
+                "strip_end_marks": config.segmentation.strip_end_marks,
             },
             "totals": totals,
             "top_k": config.inference.top_k,

@@ -393,12 +393,17 @@ def _in_slices(coder: BertCoder, ids: list[list[int]], progress: Any, step: int 
 
 
 def check_agreement(torch_coder: BertCoder, onnx_coder: BertCoder, artifact: OnnxArtifact, reference: str | Sequence[str] = "demo",
-                    *, min_agreement: float = 0.99, use_cache: bool = True, progress: Any = None) -> AgreementReport:
+                    *, min_agreement: float = 0.99, use_cache: bool = True, progress: Any = None,
+                    strip_end_marks: bool = True) -> AgreementReport:
     """Labels of ``onnx_coder`` vs ``torch_coder`` on the reference set (cached per key).
 
+    The reference texts are read as coded segments are (``autocode.model_text``).
     ``progress``: an object with ``found(n)`` and ``scored(n)`` (e.g. ``job.Progress``) for a bar.
     """
+    from .autocode import model_text
+
     texts, description = reference_texts(reference)
+    texts = [model_text(t, strip_end_marks) for t in texts]
     if not texts:
         raise GroundcoderError(f"the ONNX agreement reference set ({description}) has no texts; give onnx.reference a table with id and text")
     key = _agreement_key(texts, torch_coder, artifact)
@@ -432,6 +437,7 @@ def onnx_coder(
     cache_root: str | Path | None = None,
     log: Any = None,
     progress: Any = None,
+    strip_end_marks: bool = True,
 ) -> tuple[BertCoder, dict[str, Any]]:
     """An ONNX Runtime coder for ``torch_coder``'s model, checked against it first.
 
@@ -448,7 +454,8 @@ def onnx_coder(
         batch_size=torch_coder.batch_size, max_batch_tokens=torch_coder.max_batch_tokens, threads=torch_coder.threads,
     )
     coder.thresholds = torch_coder.thresholds
-    report = check_agreement(torch_coder, coder, artifact, reference, min_agreement=min_agreement, progress=progress)
+    report = check_agreement(torch_coder, coder, artifact, reference, min_agreement=min_agreement, progress=progress,
+                             strip_end_marks=strip_end_marks)
     info: dict[str, Any] = {"runtime": name, "artifact": artifact.to_json(), "agreement": report.to_json(), "fallback": None}
     if report.passed:
         return coder, info
