@@ -13,9 +13,6 @@ work from anywhere; output folders are always relative to the working directory.
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +20,9 @@ from typing import Any
 import yaml
 
 from ..errors import InputError
+from ..typed_config import apply_overrides as _apply_overrides
+from ..typed_config import build as _build
+from ..typed_config import plain as _plain
 from ..paths import configs_dir, project_home
 
 UNITS = ("sentence", "paragraph")
@@ -221,86 +221,3 @@ def resolve_input_path(value: str | Path) -> Path:
 
 
 # --------------------------------------------------------------------------------------------------
-
-
-def _apply_overrides(data: dict[str, Any], overrides: dict[str, Any]) -> None:
-    for dotted, value in overrides.items():
-        node = data
-        keys = dotted.split(".")
-        for key in keys[:-1]:
-            child = node.get(key)
-            if not isinstance(child, dict):
-                child = {}
-                node[key] = child
-            node = child
-        node[keys[-1]] = value
-
-
-def _build(cls: type, data: Any, prefix: str, path: str | Path | None, extra: dict[str, Any] | None = None) -> Any:
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise InputError(path, f"{prefix.rstrip('.') or 'the config'} must be a mapping, got {data!r}"[:200])
-    hints = typing.get_type_hints(cls)
-    fields_ = {f.name: f for f in dataclasses.fields(cls) if not (cls is CodeConfig and f.name == "path")}
-    kwargs: dict[str, Any] = dict(extra or {})
-    for key, value in data.items():
-        if key not in fields_:
-            close = difflib.get_close_matches(str(key), list(fields_), n=2, cutoff=0.5)
-            raise InputError(
-                path,
-                f"unknown key {prefix}{key}",
-                hint=(f"did you mean {' or '.join(prefix + c for c in close)}? " if close else "") + f"keys here: {', '.join(fields_)}",
-            )
-        kwargs[key] = _convert(hints[key], value, f"{prefix}{key}", path)
-    return cls(**kwargs)
-
-
-def _convert(hint: Any, value: Any, key: str, path: str | Path | None) -> Any:
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        inner = [a for a in args if a is not type(None)]
-        return _convert(inner[0], value, key, path)
-    if dataclasses.is_dataclass(hint):
-        return _build(hint, value, key + ".", path)
-
-    def bad(expected: str) -> InputError:
-        return InputError(path, f"{key} must be {expected}, got {value!r}"[:300], hint="fix the config")
-
-    if origin is tuple:
-        if value is None:
-            return ()
-        items = value if isinstance(value, (list, tuple)) else [value]
-        return tuple(_convert(args[0], v, key, path) for v in items)
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise bad("true or false")
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise bad("a whole number")
-        return value
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise bad("a number")
-        return float(value)
-    if hint is str:
-        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-            raise bad("a string")
-        return str(value)
-    return value
-
-
-def _plain(value: Any) -> Any:
-    if dataclasses.is_dataclass(value):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value) if f.name != "path"}
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    return value

@@ -18,12 +18,10 @@ segments) and its nearest existing concepts (Mahalanobis distance of its centroi
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import math
 import re
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,26 +39,13 @@ STOPWORDS = frozenset("""
 _NUMERIC = re.compile(r"^[\d\.\-%％,，·:：/]+$|^\d+[年月日号]?$|^[\W_]+$")
 
 
-@contextlib.contextmanager
-def _quiet_jieba() -> Iterator[None]:
-    logger = logging.getLogger("jieba")
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
-
-
 class WordTokenizer:
     """jieba words through a private ``jieba.Tokenizer`` (never the global one), stopwords and numbers dropped."""
 
     def __init__(self, stopwords: frozenset[str] | set[str] = STOPWORDS, min_chars: int = 2) -> None:
-        import jieba
+        from ..jieba_private import shared_tokenizer
 
-        self._tokenizer = jieba.Tokenizer()
-        with _quiet_jieba():
-            self._tokenizer.initialize()
+        self._tokenizer = shared_tokenizer()  # read-only use: no words are added
         self.stopwords = frozenset(stopwords)
         self.min_chars = min_chars
 

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -172,23 +171,6 @@ def check_jieba_keywords(keywords: Iterable[Keyword | str]) -> None:
             )
 
 
-def _quiet_jieba_logger():
-    import contextlib
-
-    import jieba
-
-    @contextlib.contextmanager
-    def quiet():
-        level = jieba.default_logger.level
-        jieba.default_logger.setLevel(logging.WARNING)  # "Building prefix dict..." on every worker start
-        try:
-            yield
-        finally:
-            jieba.default_logger.setLevel(level)
-
-    return quiet()
-
-
 def private_tokenizer(keywords: Sequence[str]):
     """A fresh ``jieba.Tokenizer`` with the default dictionary and ``keywords`` added in order."""
     return _build_tokenizer(tuple(keywords))[0]
@@ -219,11 +201,9 @@ def _rust_tokenizer(keywords: tuple[str, ...]) -> Any:
 
 def _build_tokenizer(keywords: tuple[str, ...]) -> tuple[Any, int]:
     """A private tokenizer, and the summed default-dictionary frequency of the keywords it re-added."""
-    import jieba
+    from ..jieba_private import new_tokenizer
 
-    tokenizer = jieba.Tokenizer()
-    with _quiet_jieba_logger():
-        tokenizer.initialize()
+    tokenizer = new_tokenizer()  # its own: the keywords are added to it
     preexisting = sum(tokenizer.FREQ.get(word, 0) for word in dict.fromkeys(keywords))
     for word in keywords:
         tokenizer.add_word(word)

@@ -18,11 +18,8 @@ before saving, so a loaded model gives identical outputs.
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import json
-import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -31,6 +28,7 @@ import numpy as np
 
 from ..atomic import atomic_path, write_json
 from ..errors import InputError
+from ..jieba_private import shared_tokenizer
 from .config import BaselineSettings
 
 BASELINE_FORMAT = "groundcoder.baseline/1"
@@ -40,33 +38,11 @@ WEIGHTS_FILE = "model.safetensors"
 _ABSENT_LOGIT = -8.0
 
 
-@contextlib.contextmanager
-def _quiet_jieba() -> Iterator[None]:
-    logger = logging.getLogger("jieba")
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
-
-
-@functools.lru_cache(maxsize=1)
-def _private_jieba() -> Any:
-    """groundcoder's own ``jieba.Tokenizer`` (loaded once per process; the global ``jieba.dt`` is never touched)."""
-    import jieba
-
-    tokenizer = jieba.Tokenizer()
-    with _quiet_jieba():
-        tokenizer.initialize()
-    return tokenizer
-
-
 class _WordTokenizer:
     """jieba words through a private ``jieba.Tokenizer`` (the global one is left alone)."""
 
     def __init__(self) -> None:
-        self._tokenizer = _private_jieba()
+        self._tokenizer = shared_tokenizer()
 
     def __call__(self, text: str) -> list[str]:
         return [w for w in self._tokenizer.lcut(text) if w.strip()]

@@ -14,9 +14,6 @@ relative to the working directory wins.
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +21,9 @@ from typing import Any
 import yaml
 
 from ..errors import InputError
+from ..typed_config import apply_overrides as _apply_overrides
+from ..typed_config import build as _build
+from ..typed_config import plain as _plain
 from ..paths import project_home
 from .data import NegativeSettings
 from .splits import SplitSettings
@@ -196,93 +196,5 @@ def _load(cls: type, path: str | Path, overrides: dict[str, Any] | None) -> Any:
         raise InputError(path, f"not valid YAML: {getattr(exc, 'problem', exc)}", line=mark.line + 1 if mark else None) from exc
     if not isinstance(data, dict):
         raise InputError(path, "a config is a mapping of sections (run:, data:, ...)")
-    for dotted, value in (overrides or {}).items():
-        node = data
-        keys = dotted.split(".")
-        for key in keys[:-1]:
-            node = node.setdefault(key, {})
-        node[keys[-1]] = value
+    _apply_overrides(data, overrides or {})
     return _build(cls, data, "", path, extra={"path": str(path)})
-
-
-def _build(cls: type, data: Any, prefix: str, path: str | Path | None, extra: dict[str, Any] | None = None) -> Any:
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise InputError(path, f"{prefix.rstrip('.') or 'the config'} must be a mapping, got {data!r}"[:200])
-    hints = typing.get_type_hints(cls)
-    top = cls in (TrainConfig, PretrainConfig)
-    fields = {f.name: f for f in dataclasses.fields(cls) if not (top and f.name == "path")}
-    kwargs: dict[str, Any] = dict(extra or {})
-    for key, value in data.items():
-        if key not in fields:
-            close = difflib.get_close_matches(str(key), list(fields), n=2, cutoff=0.5)
-            raise InputError(
-                path,
-                f"unknown key {prefix}{key}",
-                hint=(f"did you mean {' or '.join(prefix + c for c in close)}? " if close else "")
-                + f"keys here: {', '.join(fields)}",
-            )
-        kwargs[key] = _convert(hints[key], value, f"{prefix}{key}", path)
-    return cls(**kwargs)
-
-
-def _convert(hint: Any, value: Any, key: str, path: str | Path | None) -> Any:
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        inner = [a for a in args if a is not type(None)]
-        return _convert(inner[0], value, key, path)
-    if dataclasses.is_dataclass(hint):
-        return _build(hint, value, key + ".", path)
-
-    def bad(expected: str) -> InputError:
-        return InputError(path, f"{key} must be {expected}, got {value!r}"[:300], hint="fix the config")
-
-    if hint is Any:
-        return value
-    if origin is tuple:
-        if value is None:
-            return ()
-        items = value if isinstance(value, (list, tuple)) else [value]
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_convert(args[0], v, key, path) for v in items)
-        if len(items) != len(args):
-            raise bad(f"a list of {len(args)} values")
-        return tuple(_convert(a, v, key, path) for a, v in zip(args, items))
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise bad("a mapping")
-        return dict(value)
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise bad("true or false")
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise bad("a whole number")
-        return value
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise bad("a number")
-        return float(value)
-    if hint is str:
-        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-            raise bad("a string")
-        return str(value)
-    return value
-
-
-def _plain(value: Any) -> Any:
-    if dataclasses.is_dataclass(value):
-        top = isinstance(value, (TrainConfig, PretrainConfig))
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value) if not (top and f.name == "path")}
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    return value
